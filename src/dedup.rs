@@ -1,0 +1,225 @@
+//! Registry stage: the one owner of the registry during a run. Refuses duplicates (against the
+//! registry and earlier invoices of the run), assigns AckNo/AckDt in input order, and commits
+//! each batch durably before handing it on. Nothing downstream sees a registration that is
+//! not yet committed.
+
+use std::collections::HashMap;
+
+use chrono::{Datelike, NaiveDateTime};
+use serde_json::value::RawValue;
+
+use crate::clock;
+use crate::error::{Error, Result, Violation};
+use crate::irn::{self, Irn};
+use crate::record::{Batch, DupInfo, Outcome, Processed, Registered};
+use crate::registry::{self, IrnStatus, NewRegistration, Registration, Registry};
+
+/// Where AckDt comes from: a fixed `--now`, or the system clock at each commit.
+#[derive(Clone, Copy, Debug)]
+pub enum Clock {
+    Fixed(NaiveDateTime),
+    System,
+}
+
+impl Clock {
+    pub fn now(&self) -> NaiveDateTime {
+        match self {
+            Clock::Fixed(t) => *t,
+            Clock::System => clock::now_ist(),
+        }
+    }
+}
+
+/// The registry stage of `register`.
+pub struct RegisterStage {
+    pub registry: Registry,
+    pub run_id: u64,
+    pub ack_prefix: u8,
+    pub clock: Clock,
+}
+
+/// The duplicate stage of `check`: nothing is written.
+pub struct CheckStage {
+    pub registry: Option<Registry>,
+    /// First 128 bits of each IRN seen in this run → its position (24 bytes an invoice).
+    seen: HashMap<u128, u64>,
+}
+
+impl CheckStage {
+    pub fn new(registry: Option<Registry>) -> CheckStage {
+        CheckStage {
+            registry,
+            seen: HashMap::new(),
+        }
+    }
+}
+
+fn duplicate(dup: DupInfo) -> Outcome {
+    Outcome::Rejected {
+        violations: vec![Violation::new(2150, "Duplicate IRN")],
+        dup: Some(dup),
+    }
+}
+
+fn dup_of(reg: &Registration, irn: &Irn) -> DupInfo {
+    DupInfo {
+        ack_no: Some(reg.ack_no),
+        ack_dt: Some(reg.ack_dt.clone()),
+        irn: irn::to_hex(irn),
+        first_seq: None,
+    }
+}
+
+fn valid_irns(batch: &Batch<Processed>) -> Vec<Irn> {
+    batch
+        .records
+        .iter()
+        .filter_map(|p| match &p.outcome {
+            Outcome::Valid(a) => Some(a.irn),
+            _ => None,
+        })
+        .collect()
+}
+
+impl RegisterStage {
+    /// Registers the valid invoices of a batch and commits them in one durable write.
+    ///
+    /// # Errors
+    /// A registry read or write failure; the batch is then not committed at all.
+    pub fn process(&mut self, batch: &mut Batch<Processed>) -> Result<()> {
+        let irns = valid_irns(batch);
+        let existing = self.registry.get_many(&irns)?;
+        let now = self.clock.now();
+        let ack_dt = clock::format_ack(&now);
+        let mut ack_seq = self.registry.ack_seq();
+        // IRN → index into `fresh` of its first registration in this batch.
+        let mut in_batch: HashMap<Irn, usize> = HashMap::new();
+        let mut fresh: Vec<(usize, Registration)> = Vec::new();
+        let mut lookups = existing.into_iter();
+        for (idx, rec) in batch.records.iter_mut().enumerate() {
+            let Outcome::Valid(accepted) = &mut rec.outcome else {
+                continue;
+            };
+            let found = lookups.next().flatten();
+            let irn = accepted.irn;
+            let outcome = if let Some(reg) = found {
+                if reg.run == self.run_id && reg.seq == rec.seq {
+                    // Committed by this run before a crash: report it as registered, as the
+                    // uninterrupted run did.
+                    registered(accepted, Some(reg.ack_no), Some(reg.ack_dt))
+                } else {
+                    duplicate(dup_of(&reg, &irn))
+                }
+            } else if let Some(&first) = in_batch.get(&irn) {
+                duplicate(dup_of(&fresh[first].1, &irn))
+            } else {
+                ack_seq += 1;
+                let canonical = std::mem::take(&mut accepted.canonical);
+                let text = String::from_utf8(canonical).map_err(|e| Error::Stage {
+                    stage: "registry",
+                    message: e.to_string(),
+                })?;
+                let invoice = RawValue::from_string(text).map_err(|e| Error::Stage {
+                    stage: "registry",
+                    message: e.to_string(),
+                })?;
+                let reg = Registration {
+                    ack_no: registry::ack_no(self.ack_prefix, now.year(), ack_seq),
+                    ack_dt: ack_dt.clone(),
+                    status: IrnStatus::Active,
+                    run: self.run_id,
+                    seq: rec.seq,
+                    cancel: None,
+                    ewb: None,
+                    invoice,
+                };
+                in_batch.insert(irn, fresh.len());
+                fresh.push((idx, reg));
+                // Filled in after the commit below.
+                continue;
+            };
+            rec.outcome = outcome;
+        }
+        let new_regs: Vec<NewRegistration<'_>> = fresh
+            .iter()
+            .filter_map(|(idx, reg)| {
+                let rec = &batch.records[*idx];
+                match &rec.outcome {
+                    Outcome::Valid(a) => Some(NewRegistration {
+                        irn: a.irn,
+                        seller_gstin: &rec.doc.seller_gstin,
+                        period: &a.period,
+                        registration: reg,
+                    }),
+                    _ => None,
+                }
+            })
+            .collect();
+        if !new_regs.is_empty() {
+            self.registry.commit(&new_regs, ack_seq)?;
+        }
+        drop(new_regs);
+        for (idx, reg) in fresh {
+            let rec = &mut batch.records[idx];
+            if let Outcome::Valid(accepted) = &mut rec.outcome {
+                // The canonical JSON moved into the registration; signing needs it back.
+                accepted.canonical = reg.invoice.get().as_bytes().to_vec();
+                rec.outcome = registered(accepted, Some(reg.ack_no), Some(reg.ack_dt));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn registered(
+    accepted: &mut crate::record::Accepted,
+    ack_no: Option<u64>,
+    ack_dt: Option<String>,
+) -> Outcome {
+    Outcome::Registered(Box::new(Registered {
+        irn: accepted.irn,
+        ack_no,
+        ack_dt,
+        signed_invoice: None,
+        signed_qr: None,
+        qr_image: None,
+        canonical: std::mem::take(&mut accepted.canonical),
+        qr: accepted.qr.clone(),
+    }))
+}
+
+impl CheckStage {
+    /// Marks duplicates against the registry (if given) and earlier invoices of the run.
+    ///
+    /// # Errors
+    /// A registry read failure.
+    pub fn process(&mut self, batch: &mut Batch<Processed>) -> Result<()> {
+        let existing = match &self.registry {
+            Some(r) => r.get_many(&valid_irns(batch))?,
+            None => Vec::new(),
+        };
+        let mut lookups = existing.into_iter();
+        for rec in &mut batch.records {
+            let Outcome::Valid(accepted) = &mut rec.outcome else {
+                continue;
+            };
+            let irn = accepted.irn;
+            let found = lookups.next().flatten();
+            let short = u128::from_be_bytes(irn[..16].try_into().unwrap_or([0; 16]));
+            rec.outcome = if let Some(reg) = found {
+                duplicate(dup_of(&reg, &irn))
+            } else if let Some(&first) = self.seen.get(&short) {
+                duplicate(DupInfo {
+                    ack_no: None,
+                    ack_dt: None,
+                    irn: irn::to_hex(&irn),
+                    first_seq: Some(first),
+                })
+            } else {
+                self.seen.insert(short, rec.seq);
+                registered(accepted, None, None)
+            };
+        }
+        Ok(())
+    }
+}

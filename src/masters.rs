@@ -1,0 +1,357 @@
+//! Master data: states, UQC units, PIN ranges, HSN/SAC, countries, currencies, ports, and the
+//! optional taxpayer master. The CSVs in `config/masters/` are built into the binary; a folder
+//! named in the config replaces them.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// What a state code stands for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StateKind {
+    /// An Indian state or union territory.
+    State,
+    /// 96: other countries.
+    Foreign,
+    /// 97: other territory (domestic).
+    OtherTerritory,
+}
+
+/// All master tables, loaded once per run and shared read-only by the workers.
+#[derive(Debug, Default)]
+pub struct Masters {
+    states: HashMap<u8, StateKind>,
+    uqc: HashSet<String>,
+    /// First-3-digit PIN ranges per state; a state without rows is not checked.
+    pin_ranges: HashMap<u8, Vec<(u16, u16)>>,
+    hsn: HashSet<u32>,
+    countries: HashSet<String>,
+    currencies: HashSet<String>,
+    ports: HashSet<String>,
+}
+
+const EMBEDDED: [(&str, &str); 7] = [
+    ("states.csv", include_str!("../config/masters/states.csv")),
+    ("uqc.csv", include_str!("../config/masters/uqc.csv")),
+    ("pin_ranges.csv", include_str!("../config/masters/pin_ranges.csv")),
+    ("hsn.csv", include_str!("../config/masters/hsn.csv")),
+    ("countries.csv", include_str!("../config/masters/countries.csv")),
+    ("currencies.csv", include_str!("../config/masters/currencies.csv")),
+    ("ports.csv", include_str!("../config/masters/ports.csv")),
+];
+
+impl Masters {
+    /// The masters built into the binary.
+    ///
+    /// # Errors
+    /// Only if the embedded files are malformed (a test guards against it).
+    pub fn embedded() -> Result<Masters> {
+        Masters::build(|name| {
+            EMBEDDED
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, text)| ((*text).to_owned(), PathBuf::from("config/masters").join(name)))
+                .ok_or_else(|| Error::Usage(format!("no embedded master {name}")))
+        })
+    }
+
+    /// Masters read from a folder.
+    ///
+    /// # Errors
+    /// A missing or malformed file, named in the error.
+    pub fn from_dir(dir: &Path) -> Result<Masters> {
+        Masters::build(|name| {
+            let path = dir.join(name);
+            std::fs::read_to_string(&path)
+                .map(|text| (text, path.clone()))
+                .map_err(|e| Error::io(&path, e))
+        })
+    }
+
+    fn build(read: impl Fn(&str) -> Result<(String, PathBuf)>) -> Result<Masters> {
+        let mut m = Masters::default();
+        let (text, path) = read("states.csv")?;
+        for row in rows(&text, &path, 3)? {
+            let code = parse_num::<u8>(&row[0], &path)?;
+            let kind = match row[2].as_str() {
+                "state" => StateKind::State,
+                "foreign" => StateKind::Foreign,
+                "other_territory" => StateKind::OtherTerritory,
+                other => return Err(bad(&path, format!("unknown state kind {other}"))),
+            };
+            m.states.insert(code, kind);
+        }
+        let (text, path) = read("uqc.csv")?;
+        m.uqc = rows(&text, &path, 1)?.into_iter().map(|r| r[0].clone()).collect();
+        let (text, path) = read("pin_ranges.csv")?;
+        for row in rows(&text, &path, 3)? {
+            let state = parse_num::<u8>(&row[0], &path)?;
+            let from = parse_num::<u16>(&row[1], &path)?;
+            let to = parse_num::<u16>(&row[2], &path)?;
+            m.pin_ranges.entry(state).or_default().push((from, to));
+        }
+        let (text, path) = read("hsn.csv")?;
+        for row in rows(&text, &path, 1)? {
+            m.hsn.insert(parse_num::<u32>(&row[0], &path)?);
+        }
+        for (name, set) in [
+            ("countries.csv", &mut m.countries),
+            ("currencies.csv", &mut m.currencies),
+            ("ports.csv", &mut m.ports),
+        ] {
+            let (text, path) = read(name)?;
+            *set = rows(&text, &path, 1)?
+                .into_iter()
+                .map(|r| r[0].to_ascii_uppercase())
+                .collect();
+        }
+        Ok(m)
+    }
+
+    /// The kind of a state code given as text ("7", "07", "96"), or `None` if it is unknown.
+    pub fn state(&self, code: &str) -> Option<StateKind> {
+        let n: u8 = code.parse().ok()?;
+        self.states.get(&n).copied()
+    }
+
+    /// True when the unit is a UQC code (case-insensitive, as the schema pattern allows a-z).
+    pub fn uqc_ok(&self, unit: &str) -> bool {
+        self.uqc.contains(unit) || self.uqc.contains(&unit.to_ascii_uppercase())
+    }
+
+    /// True when the HSN/SAC code exists: a 4-digit heading, a 6-digit subheading, or an
+    /// 8-digit tariff item whose 6-digit subheading exists.
+    pub fn hsn_ok(&self, code: &str) -> bool {
+        let Ok(n) = code.parse::<u32>() else {
+            return false;
+        };
+        match code.len() {
+            4 | 6 => self.hsn.contains(&n),
+            8 => self.hsn.contains(&(n / 100)),
+            _ => false,
+        }
+    }
+
+    /// `Some(true/false)` when the state has PIN ranges, `None` when it cannot be checked.
+    pub fn pin_in_state(&self, pin: i64, state: &str) -> Option<bool> {
+        let n: u8 = state.parse().ok()?;
+        let ranges = self.pin_ranges.get(&n)?;
+        let first3 = u16::try_from(pin / 1000).ok()?;
+        Some(ranges.iter().any(|(from, to)| (*from..=*to).contains(&first3)))
+    }
+
+    pub fn country_ok(&self, code: &str) -> bool {
+        contains_upper(&self.countries, code)
+    }
+
+    pub fn currency_ok(&self, code: &str) -> bool {
+        contains_upper(&self.currencies, code)
+    }
+
+    pub fn port_ok(&self, code: &str) -> bool {
+        contains_upper(&self.ports, code)
+    }
+
+    /// HSN codes of the master, for the synthetic generator (goods first, sorted).
+    pub fn hsn_codes(&self) -> Vec<u32> {
+        let mut v: Vec<u32> = self.hsn.iter().copied().collect();
+        v.sort_unstable();
+        v
+    }
+
+    /// The PIN ranges of a state, for the generator.
+    pub fn pin_ranges_of(&self, state: u8) -> &[(u16, u16)] {
+        self.pin_ranges.get(&state).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// All state codes of a kind, sorted.
+    pub fn states_of(&self, kind: StateKind) -> Vec<u8> {
+        let mut v: Vec<u8> = self
+            .states
+            .iter()
+            .filter(|(_, k)| **k == kind)
+            .map(|(c, _)| *c)
+            .collect();
+        v.sort_unstable();
+        v
+    }
+
+    /// UQC codes, sorted.
+    pub fn uqc_codes(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.uqc.iter().cloned().collect();
+        v.sort();
+        v
+    }
+
+    /// Port codes, sorted.
+    pub fn port_codes(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.ports.iter().cloned().collect();
+        v.sort();
+        v
+    }
+}
+
+/// Case-insensitive lookup in a set of upper-case codes; allocates only for lower-case input.
+fn contains_upper(set: &HashSet<String>, code: &str) -> bool {
+    if code.bytes().any(|b| b.is_ascii_lowercase()) {
+        set.contains(&code.to_ascii_uppercase())
+    } else {
+        set.contains(code)
+    }
+}
+
+fn bad(path: &Path, message: String) -> Error {
+    Error::Master {
+        path: path.to_owned(),
+        message,
+    }
+}
+
+fn parse_num<T: std::str::FromStr>(text: &str, path: &Path) -> Result<T> {
+    text.trim()
+        .parse()
+        .map_err(|_| bad(path, format!("not a number: {text:?}")))
+}
+
+/// Data rows of a CSV with a header, each with at least `min_cols` columns.
+fn rows(text: &str, path: &Path, min_cols: usize) -> Result<Vec<Vec<String>>> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let mut out = Vec::new();
+    for (idx, rec) in reader.records().enumerate() {
+        let rec = rec.map_err(|e| bad(path, format!("row {}: {e}", idx + 2)))?;
+        if rec.len() < min_cols {
+            return Err(bad(path, format!("row {}: expected {min_cols} columns", idx + 2)));
+        }
+        out.push(rec.iter().map(|f| f.trim().to_owned()).collect());
+    }
+    Ok(out)
+}
+
+/// Registration status in the taxpayer master.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TaxpayerStatus {
+    Active,
+    Cancelled,
+    Inactive,
+    Suspended,
+}
+
+/// One taxpayer of the master.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Taxpayer {
+    pub legal_name: String,
+    pub state_code: String,
+    pub status: TaxpayerStatus,
+    /// Aggregate annual turnover in crore rupees.
+    pub aato_crore: f64,
+    /// REG, SEZ, TCS, UN, NRI, OIDAR or GOVT.
+    pub kind: String,
+}
+
+/// The taxpayer master: GSTIN → registration, as the IRP learns it from the GST registry.
+#[derive(Debug, Default)]
+pub struct Taxpayers {
+    by_gstin: HashMap<String, Taxpayer>,
+}
+
+impl Taxpayers {
+    /// Reads `gstin,legal_name,state_code,status,aato_crore,type`.
+    ///
+    /// # Errors
+    /// An unreadable file, a wrong header or a malformed row, naming the file and row.
+    pub fn load(path: &Path) -> Result<Taxpayers> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        Taxpayers::parse(&text, path)
+    }
+
+    /// Parses taxpayer master text.
+    ///
+    /// # Errors
+    /// A wrong header or a malformed row.
+    pub fn parse(text: &str, path: &Path) -> Result<Taxpayers> {
+        let header = text.lines().next().unwrap_or("").trim();
+        if header != "gstin,legal_name,state_code,status,aato_crore,type" {
+            return Err(bad(
+                path,
+                "header must be gstin,legal_name,state_code,status,aato_crore,type".into(),
+            ));
+        }
+        let mut by_gstin = HashMap::new();
+        for (idx, row) in rows(text, path, 6)?.into_iter().enumerate() {
+            let line = idx + 2;
+            let status = match row[3].as_str() {
+                "ACT" => TaxpayerStatus::Active,
+                "CNL" => TaxpayerStatus::Cancelled,
+                "INA" => TaxpayerStatus::Inactive,
+                "SUS" => TaxpayerStatus::Suspended,
+                other => return Err(bad(path, format!("row {line}: unknown status {other}"))),
+            };
+            let kind = row[5].to_ascii_uppercase();
+            if !["REG", "SEZ", "TCS", "UN", "NRI", "OIDAR", "GOVT"].contains(&kind.as_str()) {
+                return Err(bad(path, format!("row {line}: unknown type {kind}")));
+            }
+            let aato_crore = row[4]
+                .parse::<f64>()
+                .map_err(|_| bad(path, format!("row {line}: aato_crore {:?}", row[4])))?;
+            by_gstin.insert(
+                row[0].to_ascii_uppercase(),
+                Taxpayer {
+                    legal_name: row[1].clone(),
+                    state_code: row[2].clone(),
+                    status,
+                    aato_crore,
+                    kind,
+                },
+            );
+        }
+        Ok(Taxpayers { by_gstin })
+    }
+
+    pub fn get(&self, gstin: &str) -> Option<&Taxpayer> {
+        self.by_gstin.get(gstin)
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_gstin.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_gstin.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_masters_load() {
+        let m = Masters::embedded().unwrap();
+        assert_eq!(m.state("29"), Some(StateKind::State));
+        assert_eq!(m.state("7"), Some(StateKind::State));
+        assert_eq!(m.state("96"), Some(StateKind::Foreign));
+        assert_eq!(m.state("25"), None);
+        assert!(m.uqc_ok("NOS") && m.uqc_ok("kgs") && !m.uqc_ok("XYZ"));
+        assert!(m.hsn_ok("998313") && m.hsn_ok("9983"));
+        assert!(m.hsn_ok("61149090") && m.hsn_ok("611490"));
+        assert!(!m.hsn_ok("000000") && !m.hsn_ok("12345"));
+        assert_eq!(m.pin_in_state(560001, "29"), Some(true));
+        assert_eq!(m.pin_in_state(110001, "29"), Some(false));
+        assert!(m.country_ok("US") && m.currency_ok("USD") && !m.country_ok("XX"));
+    }
+
+    #[test]
+    fn taxpayers_parse() {
+        let text = "gstin,legal_name,state_code,status,aato_crore,type\n29AAFCC9980M1ZR,Acme,29,ACT,120,REG\n";
+        let t = Taxpayers::parse(text, Path::new("t.csv")).unwrap();
+        let tp = t.get("29AAFCC9980M1ZR").unwrap();
+        assert_eq!(tp.status, TaxpayerStatus::Active);
+        assert_eq!(tp.aato_crore, 120.0);
+        let err = Taxpayers::parse("a,b\n", Path::new("t.csv")).unwrap_err();
+        assert!(err.to_string().contains("t.csv"));
+    }
+}

@@ -1,0 +1,472 @@
+//! The run: wires the stages with bounded channels on named threads and joins them.
+//!
+//! ```text
+//! irp-read ──▶ irp-transform ──▶ irp-registry ──▶ irp-sign ──▶ irp-write
+//!  frame        rayon: parse,      dedup, AckNo,     rayon: JWS     status.csv,
+//!  batches      validate, IRN      durable commit    (register)     results.jsonl
+//! ```
+//! Each stage handles batches strictly in order, so output order = input order without a
+//! reorder buffer. The registry commit is the one durable point; everything after it can be
+//! re-derived, which is what makes a killed run resumable.
+
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{bounded, Sender};
+use rayon::prelude::*;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::config::Settings;
+use crate::dedup::{CheckStage, Clock, RegisterStage};
+use crate::error::{Error, Result};
+use crate::qr::QrFormat;
+use crate::read::Framer;
+use crate::record::{Batch, Processed, RawRecord, BATCH_MAX_RECORDS};
+use crate::registry::Registry;
+use crate::sign::Signer;
+use crate::sign_stage;
+use crate::sink::{Counts, InputCounts, Sink};
+use crate::telemetry::{self, Progress, ProgressMode};
+use crate::transform::{self, TransformContext};
+use crate::validate::Validator;
+
+/// Bytes read from an input at a time. Large enough to amortise syscalls, small enough that
+/// the reader's own buffer is negligible next to the batches in flight.
+const READ_CHUNK_BYTES: usize = 1 << 20;
+
+/// Which command runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    Register,
+    Check,
+}
+
+/// One input: a file, or standard input.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Input {
+    File(PathBuf),
+    Stdin,
+}
+
+impl Input {
+    pub fn display(&self) -> String {
+        match self {
+            Input::File(p) => p.display().to_string(),
+            Input::Stdin => "-".to_owned(),
+        }
+    }
+}
+
+/// Expands directories into their files in name order (a nightly inbox is one command).
+///
+/// # Errors
+/// A missing input or an unreadable directory, naming it.
+pub fn expand_inputs(args: &[String]) -> Result<Vec<Input>> {
+    let mut out = Vec::new();
+    for arg in args {
+        if arg == "-" {
+            out.push(Input::Stdin);
+            continue;
+        }
+        let path = PathBuf::from(arg);
+        let meta = std::fs::metadata(&path).map_err(|e| Error::io(&path, e))?;
+        if meta.is_dir() {
+            let mut files: Vec<PathBuf> = std::fs::read_dir(&path)
+                .map_err(|e| Error::io(&path, e))?
+                .filter_map(|entry| entry.ok().map(|e| e.path()))
+                .filter(|p| p.is_file())
+                .filter(|p| {
+                    let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                    !name.starts_with('.')
+                })
+                .collect();
+            files.sort();
+            out.extend(files.into_iter().map(Input::File));
+        } else {
+            out.push(Input::File(path));
+        }
+    }
+    Ok(out)
+}
+
+/// Everything a run needs.
+pub struct RunOptions {
+    pub mode: Mode,
+    pub inputs: Vec<Input>,
+    pub out_dir: PathBuf,
+    /// `register`: the registry to write; `check`: an optional registry to read.
+    pub db: Option<PathBuf>,
+    pub settings: Settings,
+    pub validator: Validator,
+    pub clock: Clock,
+    pub qr: QrFormat,
+    pub signer: Option<Arc<Signer>>,
+    pub progress: ProgressMode,
+}
+
+/// `summary.json`.
+#[derive(Debug, Serialize)]
+pub struct Summary {
+    pub command: Mode,
+    pub run_id: Option<u64>,
+    pub resumed: bool,
+    #[serde(flatten)]
+    pub counts: Counts,
+    pub inputs: Vec<InputCounts>,
+    pub wall_seconds: f64,
+    pub invoices_per_second: f64,
+    pub megabytes_per_second: f64,
+    pub signing: Option<String>,
+}
+
+struct Shared {
+    progress: Arc<Progress>,
+    /// Set by a failing stage so the reader stops early.
+    abort: AtomicBool,
+}
+
+/// Runs `register` or `check` to completion.
+///
+/// # Errors
+/// A fatal fault: unreadable input, locked registry, write failure. Per-invoice problems are
+/// never errors; they are in the report.
+pub fn run(opts: RunOptions) -> Result<Summary> {
+    let started = Instant::now();
+    let settings = &opts.settings;
+    let threads = if settings.pipeline.threads == 0 {
+        thread::available_parallelism().map_or(2, usize::from)
+    } else {
+        settings.pipeline.threads
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("irp-worker-{i}"))
+        .build()
+        .map_err(|e| Error::Stage {
+            stage: "pool",
+            message: e.to_string(),
+        })?;
+    let input_names: Vec<String> = opts.inputs.iter().map(Input::display).collect();
+    let total_bytes: u64 = opts
+        .inputs
+        .iter()
+        .map(|i| match i {
+            Input::File(p) => std::fs::metadata(p).map(|m| m.len()).unwrap_or(0),
+            Input::Stdin => 0,
+        })
+        .sum();
+
+    std::fs::create_dir_all(&opts.out_dir).map_err(|e| Error::io(&opts.out_dir, e))?;
+    // The registry stage, opened before anything is read: a locked registry stops here.
+    let mut fingerprint = None;
+    let mut resumed = false;
+    let mut run_id = None;
+    enum Stage {
+        Register(RegisterStage),
+        Check(CheckStage),
+    }
+    let stage = match opts.mode {
+        Mode::Register => {
+            let path = opts.db.clone().unwrap_or_else(|| PathBuf::from("data/registry"));
+            let mut registry = Registry::open(&path, &settings.registry)?;
+            let fp = run_fingerprint(opts.mode, &opts.inputs, &opts.out_dir)?;
+            let (id, was_resumed) = registry.begin_run(&fp, "register")?;
+            fingerprint = Some(fp);
+            resumed = was_resumed;
+            run_id = Some(id);
+            Stage::Register(RegisterStage {
+                registry,
+                run_id: id,
+                ack_prefix: settings.registry.ack_prefix,
+                clock: opts.clock,
+            })
+        }
+        Mode::Check => {
+            let registry = match &opts.db {
+                Some(path) => Some(Registry::open_read_only(path, &settings.registry)?),
+                None => None,
+            };
+            Stage::Check(CheckStage::new(registry))
+        }
+    };
+    let mut sink = Sink::create(&opts.out_dir, &input_names, opts.qr)?;
+
+    let shared = Arc::new(Shared {
+        progress: Arc::new(Progress::new(total_bytes)),
+        abort: AtomicBool::new(false),
+    });
+    let cap = settings.pipeline.channel_capacity_batches;
+    let (raw_tx, raw_rx) = bounded::<Batch<RawRecord>>(cap);
+    let (proc_tx, proc_rx) = bounded::<Batch<Processed>>(cap);
+    let (reg_tx, reg_rx) = bounded::<Batch<Processed>>(cap);
+    let (signed_tx, signed_rx) = bounded::<Batch<Processed>>(cap);
+
+    let reporter = telemetry::spawn_reporter(opts.progress, Arc::clone(&shared.progress));
+
+    let result = thread::scope(|scope| -> Result<(Option<Stage>, Vec<Vec<String>>)> {
+        let reader = spawn(scope, "irp-read", {
+            let shared = Arc::clone(&shared);
+            let inputs = opts.inputs.clone();
+            let pipeline = settings.pipeline.clone();
+            move || read_stage(&inputs, &pipeline, raw_tx, &shared)
+        })?;
+        let transformer = spawn(scope, "irp-transform", {
+            let shared = Arc::clone(&shared);
+            let pool = &pool;
+            let ctx = TransformContext {
+                validator: &opts.validator,
+                upper_case_doc_no: settings.rules.upper_case_doc_no,
+                keep_canonical: opts.mode == Mode::Register,
+            };
+            move || -> Result<()> {
+                for batch in raw_rx {
+                    let bytes = batch.bytes;
+                    let records = pool.install(|| {
+                        batch
+                            .records
+                            .into_par_iter()
+                            .map(|raw| transform::process(raw, &ctx))
+                            .collect()
+                    });
+                    if proc_tx.send(Batch { records, bytes }).is_err() {
+                        shared.abort.store(true, Ordering::Relaxed);
+                        break;
+                    }
+                }
+                Ok(())
+            }
+        })?;
+        let registrar = spawn(scope, "irp-registry", {
+            let shared = Arc::clone(&shared);
+            move || -> Result<Option<Stage>> {
+                let mut stage = stage;
+                for mut batch in proc_rx {
+                    let res = match &mut stage {
+                        Stage::Register(s) => s.process(&mut batch),
+                        Stage::Check(s) => s.process(&mut batch),
+                    };
+                    if let Err(e) = res {
+                        shared.abort.store(true, Ordering::Relaxed);
+                        return Err(e);
+                    }
+                    if reg_tx.send(batch).is_err() {
+                        break;
+                    }
+                }
+                Ok(Some(stage))
+            }
+        })?;
+        let signer_thread = spawn(scope, "irp-sign", {
+            let pool = &pool;
+            let signer = opts.signer.clone();
+            let qr_format = opts.qr;
+            let shared = Arc::clone(&shared);
+            move || -> Result<()> {
+                for mut batch in reg_rx {
+                    if let Some(signer) = &signer {
+                        if let Err(e) = pool.install(|| sign_stage::sign_batch(&mut batch, signer, qr_format)) {
+                            shared.abort.store(true, Ordering::Relaxed);
+                            return Err(e);
+                        }
+                    }
+                    if signed_tx.send(batch).is_err() {
+                        break;
+                    }
+                }
+                Ok(())
+            }
+        })?;
+        let writer = spawn(scope, "irp-write", {
+            let shared = Arc::clone(&shared);
+            let sink = &mut sink;
+            move || -> Result<()> {
+                for batch in signed_rx {
+                    if let Err(e) = sink.write_batch(&batch) {
+                        shared.abort.store(true, Ordering::Relaxed);
+                        return Err(e);
+                    }
+                    telemetry::batch_written(&batch);
+                    shared.progress.add_records(batch.records.len() as u64);
+                }
+                Ok(())
+            }
+        })?;
+        // Join in pipeline order; the first error wins, as the root cause comes first.
+        let warnings = join(reader, "read")?;
+        join(transformer, "transform")?;
+        let stage = join(registrar, "registry")?;
+        join(signer_thread, "sign")?;
+        join(writer, "write")?;
+        Ok((stage, warnings))
+    });
+    telemetry::stop_reporter(reporter, &shared.progress);
+    let (stage, warnings) = result?;
+
+    for (counts, w) in sink.inputs.iter_mut().zip(warnings) {
+        counts.warnings = w;
+    }
+    let bytes = shared.progress.bytes();
+    for (counts, input) in sink.inputs.iter_mut().zip(&opts.inputs) {
+        if let Input::File(p) = input {
+            counts.bytes = std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+        }
+    }
+    let wall = started.elapsed().as_secs_f64();
+    let summary = Summary {
+        command: opts.mode,
+        run_id,
+        resumed,
+        counts: sink.counts.clone(),
+        inputs: sink.inputs.clone(),
+        wall_seconds: wall,
+        invoices_per_second: sink.counts.total as f64 / wall.max(1e-9),
+        megabytes_per_second: bytes as f64 / 1e6 / wall.max(1e-9),
+        signing: opts.signer.as_ref().map(|s| s.algorithm().jose_name().to_owned()),
+    };
+    sink.finish(&summary)?;
+    // Outputs are in place: only now is the run complete. A crash before this line resumes.
+    if let (Some(Stage::Register(mut s)), Some(fp), Some(id)) = (stage, fingerprint, run_id) {
+        s.registry.finish_run(&fp, id, "register")?;
+    }
+    Ok(summary)
+}
+
+fn spawn<'scope, 'env, T: Send + 'scope>(
+    scope: &'scope thread::Scope<'scope, 'env>,
+    name: &str,
+    f: impl FnOnce() -> Result<T> + Send + 'scope,
+) -> Result<thread::ScopedJoinHandle<'scope, Result<T>>> {
+    thread::Builder::new()
+        .name(name.to_owned())
+        .spawn_scoped(scope, f)
+        .map_err(|e| Error::Stage {
+            stage: "spawn",
+            message: e.to_string(),
+        })
+}
+
+fn join<T>(handle: thread::ScopedJoinHandle<'_, Result<T>>, stage: &'static str) -> Result<T> {
+    match handle.join() {
+        Ok(res) => res,
+        Err(panic) => Err(Error::Stage {
+            stage,
+            message: panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "panicked".to_owned()),
+        }),
+    }
+}
+
+/// Reads every input in order, frames records and sends batches. Returns per-input warnings.
+fn read_stage(
+    inputs: &[Input],
+    cfg: &crate::config::PipelineConfig,
+    tx: Sender<Batch<RawRecord>>,
+    shared: &Shared,
+) -> Result<Vec<Vec<String>>> {
+    let batch_size = cfg.batch_size.min(BATCH_MAX_RECORDS);
+    let mut seq = 0u64;
+    let mut batch = Batch {
+        records: Vec::with_capacity(batch_size),
+        bytes: 0,
+    };
+    let mut all_warnings = Vec::with_capacity(inputs.len());
+    let mut chunk = vec![0u8; READ_CHUNK_BYTES];
+    let closed = std::cell::Cell::new(false);
+    for (input_idx, input) in inputs.iter().enumerate() {
+        let mut reader: Box<dyn Read> = match input {
+            Input::File(path) => Box::new(File::open(path).map_err(|e| Error::io(path, e))?),
+            Input::Stdin => Box::new(std::io::stdin().lock()),
+        };
+        let mut framer = Framer::new(cfg.max_record_bytes);
+        let mut emit = |rec: crate::read::FramedRecord| {
+            seq += 1;
+            let len = match &rec.body {
+                crate::read::Framed::Json(b) => b.len() as u64,
+                crate::read::Framed::Bad(_) => 0,
+            };
+            batch.bytes += len;
+            batch.records.push(RawRecord {
+                seq,
+                input: input_idx,
+                offset: rec.offset,
+                body: rec.body,
+            });
+            if batch.records.len() >= batch_size || batch.bytes >= cfg.batch_max_bytes as u64 {
+                let full = std::mem::replace(
+                    &mut batch,
+                    Batch {
+                        records: Vec::with_capacity(batch_size),
+                        bytes: 0,
+                    },
+                );
+                if tx.send(full).is_err() {
+                    closed.set(true);
+                }
+            }
+        };
+        loop {
+            if closed.get() || shared.abort.load(Ordering::Relaxed) {
+                return Ok(all_warnings);
+            }
+            let n = match reader.read(&mut chunk) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(Error::io(input.display(), e)),
+            };
+            shared.progress.add_bytes(n as u64);
+            framer.push(&chunk[..n], &mut emit);
+        }
+        framer.finish(&mut emit);
+        all_warnings.push(std::mem::take(&mut framer.warnings));
+    }
+    if !batch.records.is_empty() {
+        let _ = tx.send(batch);
+    }
+    Ok(all_warnings)
+}
+
+/// Identifies "the same command again": the command, the output folder and each input's
+/// path, size and modification time. A killed run with the same fingerprint resumes.
+///
+/// # Errors
+/// An input whose metadata cannot be read.
+pub fn run_fingerprint(mode: Mode, inputs: &[Input], out_dir: &Path) -> Result<[u8; 32]> {
+    let mut h = Sha256::new();
+    h.update(format!("{mode:?}\0").as_bytes());
+    let out = std::fs::canonicalize(out_dir).unwrap_or_else(|_| out_dir.to_owned());
+    h.update(out.to_string_lossy().as_bytes());
+    for input in inputs {
+        match input {
+            Input::File(p) => {
+                let meta = std::fs::metadata(p).map_err(|e| Error::io(p, e))?;
+                let abs = std::fs::canonicalize(p).unwrap_or_else(|_| p.clone());
+                let mtime = meta
+                    .modified()
+                    .ok()
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                    .unwrap_or(Duration::ZERO);
+                h.update(format!("\0{}\0{}\0{}", abs.display(), meta.len(), mtime.as_nanos()).as_bytes());
+            }
+            Input::Stdin => {
+                // Standard input cannot be read twice: each run is new.
+                let nanos = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap_or(Duration::ZERO)
+                    .as_nanos();
+                h.update(format!("\0-\0{nanos}").as_bytes());
+            }
+        }
+    }
+    Ok(h.finalize().into())
+}

@@ -1,0 +1,346 @@
+//! Sink stage: `status.csv`, `results.jsonl`, QR images and the counts behind `summary.json`.
+//! Files are written under temporary names and renamed only when the whole run succeeded,
+//! so a killed run never leaves a partial report that looks complete.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::irn;
+use crate::qr::QrFormat;
+use crate::record::{Batch, DupInfo, Outcome, Processed};
+
+/// Header of `status.csv` (fixed by the contract).
+pub const STATUS_HEADER: &str =
+    "seq,doc_type,doc_no,doc_date,seller_gstin,status,irn,ack_no,ack_dt,error_codes,error_messages";
+
+const TMP_SUFFIX: &str = ".partial";
+
+/// Counts of one input.
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct InputCounts {
+    pub path: String,
+    pub records: u64,
+    pub accepted: u64,
+    pub rejected: u64,
+    pub duplicates: u64,
+    pub bytes: u64,
+    pub warnings: Vec<String>,
+}
+
+/// Counts of the whole run.
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct Counts {
+    pub total: u64,
+    pub accepted: u64,
+    pub rejected: u64,
+    pub duplicates: u64,
+    pub by_status: BTreeMap<String, u64>,
+    pub by_error_code: BTreeMap<String, u64>,
+}
+
+/// Writes the per-invoice outputs in input order.
+pub struct Sink {
+    dir: PathBuf,
+    status: BufWriter<File>,
+    results: BufWriter<File>,
+    qr_format: QrFormat,
+    pub counts: Counts,
+    pub inputs: Vec<InputCounts>,
+    line: Vec<u8>,
+}
+
+fn create(path: &Path) -> Result<BufWriter<File>> {
+    let file = File::create(path).map_err(|e| Error::io(path, e))?;
+    Ok(BufWriter::with_capacity(1 << 20, file))
+}
+
+fn tmp(dir: &Path, name: &str) -> PathBuf {
+    dir.join(format!("{name}{TMP_SUFFIX}"))
+}
+
+impl Sink {
+    /// Creates the output folder and the temporary output files.
+    ///
+    /// # Errors
+    /// The folder or a file cannot be created.
+    pub fn create(dir: &Path, inputs: &[String], qr_format: QrFormat) -> Result<Sink> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        if qr_format != QrFormat::None {
+            let qr_dir = dir.join("qr");
+            std::fs::create_dir_all(&qr_dir).map_err(|e| Error::io(&qr_dir, e))?;
+        }
+        let mut status = create(&tmp(dir, "status.csv"))?;
+        let results = create(&tmp(dir, "results.jsonl"))?;
+        writeln!(status, "{STATUS_HEADER}").map_err(|e| Error::io(tmp(dir, "status.csv"), e))?;
+        Ok(Sink {
+            dir: dir.to_owned(),
+            status,
+            results,
+            qr_format,
+            counts: Counts::default(),
+            inputs: inputs
+                .iter()
+                .map(|p| InputCounts {
+                    path: p.clone(),
+                    ..InputCounts::default()
+                })
+                .collect(),
+            line: Vec::with_capacity(4096),
+        })
+    }
+
+    /// Writes one batch.
+    ///
+    /// # Errors
+    /// A write failure (e.g. disk full), naming the file.
+    pub fn write_batch(&mut self, batch: &Batch<Processed>) -> Result<()> {
+        for rec in &batch.records {
+            self.write_record(rec)?;
+        }
+        Ok(())
+    }
+
+    fn write_record(&mut self, rec: &Processed) -> Result<()> {
+        let counts = &mut self.counts;
+        counts.total += 1;
+        let input = self.inputs.get_mut(rec.input);
+        let line = &mut self.line;
+        line.clear();
+        push_num(line, rec.seq);
+        for field in [
+            &rec.doc.doc_type,
+            &rec.doc.doc_no,
+            &rec.doc.doc_date,
+            &rec.doc.seller_gstin,
+        ] {
+            line.push(b',');
+            push_csv(line, field);
+        }
+        match &rec.outcome {
+            Outcome::Registered(reg) => {
+                counts.accepted += 1;
+                *counts.by_status.entry("ACT".into()).or_default() += 1;
+                if let Some(i) = input {
+                    i.records += 1;
+                    i.accepted += 1;
+                }
+                line.extend_from_slice(b",ACT,");
+                line.extend_from_slice(irn::to_hex(&reg.irn).as_bytes());
+                line.push(b',');
+                if let Some(ack) = reg.ack_no {
+                    push_num(line, ack);
+                }
+                line.push(b',');
+                if let Some(dt) = &reg.ack_dt {
+                    push_csv(line, dt);
+                }
+                line.extend_from_slice(b",,\n");
+                let response = Success {
+                    ack_no: reg.ack_no,
+                    ack_dt: reg.ack_dt.as_deref(),
+                    irn: irn::to_hex(&reg.irn),
+                    signed_invoice: reg.signed_invoice.as_deref(),
+                    signed_qr_code: reg.signed_qr.as_deref(),
+                    status: "ACT",
+                    ewb_no: None,
+                    ewb_dt: None,
+                    ewb_valid_till: None,
+                    remarks: None,
+                };
+                write_json(&mut self.results, &response, &self.dir)?;
+                if let (Some(bytes), Some(ext)) = (&reg.qr_image, self.qr_format.extension()) {
+                    let path = self
+                        .dir
+                        .join("qr")
+                        .join(format!("{}.{ext}", irn::to_hex(&reg.irn)));
+                    std::fs::write(&path, bytes).map_err(|e| Error::io(&path, e))?;
+                }
+            }
+            Outcome::Rejected { violations, dup } => {
+                counts.rejected += 1;
+                *counts.by_status.entry("ERR".into()).or_default() += 1;
+                let is_dup = dup.is_some();
+                if is_dup {
+                    counts.duplicates += 1;
+                }
+                for v in violations {
+                    *counts.by_error_code.entry(v.code.to_string()).or_default() += 1;
+                }
+                if let Some(i) = input {
+                    i.records += 1;
+                    i.rejected += 1;
+                    i.duplicates += u64::from(is_dup);
+                }
+                line.extend_from_slice(b",ERR,");
+                if let Some(d) = dup {
+                    line.extend_from_slice(d.irn.as_bytes());
+                }
+                line.extend_from_slice(b",,,");
+                let codes: Vec<String> = violations.iter().map(|v| v.code.to_string()).collect();
+                push_csv(line, &codes.join("|"));
+                line.push(b',');
+                let messages: Vec<&str> = violations.iter().map(|v| v.message.as_str()).collect();
+                push_csv(line, &messages.join("|"));
+                line.push(b'\n');
+                let response = Failure {
+                    status: 0,
+                    error_details: violations
+                        .iter()
+                        .map(|v| ErrorDetail {
+                            error_code: v.code.to_string(),
+                            error_message: &v.message,
+                        })
+                        .collect(),
+                    info_dtls: dup.as_ref().map(|d| vec![DupIrnInfo::new(d)]),
+                };
+                write_json(&mut self.results, &response, &self.dir)?;
+            }
+            Outcome::Valid(_) => {
+                return Err(Error::Stage {
+                    stage: "write",
+                    message: format!("record {} reached the writer unregistered", rec.seq),
+                })
+            }
+        }
+        self.status
+            .write_all(&self.line)
+            .map_err(|e| Error::io(tmp(&self.dir, "status.csv"), e))
+    }
+
+    /// Flushes, fsyncs and renames the outputs into place; writes `summary.json`.
+    ///
+    /// # Errors
+    /// A write, sync or rename failure.
+    pub fn finish(self, summary: &impl Serialize) -> Result<()> {
+        let dir = self.dir.clone();
+        for (writer, name) in [(self.status, "status.csv"), (self.results, "results.jsonl")] {
+            let path = tmp(&dir, name);
+            let file = writer
+                .into_inner()
+                .map_err(|e| Error::io(&path, e.into_error()))?;
+            file.sync_all().map_err(|e| Error::io(&path, e))?;
+            std::fs::rename(&path, dir.join(name)).map_err(|e| Error::io(&path, e))?;
+        }
+        let path = dir.join("summary.json");
+        let mut text = serde_json::to_vec_pretty(summary).map_err(|e| Error::Stage {
+            stage: "write",
+            message: e.to_string(),
+        })?;
+        text.push(b'\n');
+        std::fs::write(&path, text).map_err(|e| Error::io(&path, e))?;
+        Ok(())
+    }
+}
+
+fn write_json(out: &mut BufWriter<File>, value: &impl Serialize, dir: &Path) -> Result<()> {
+    let path = || tmp(dir, "results.jsonl");
+    serde_json::to_writer(&mut *out, value).map_err(|e| Error::io(path(), e.into()))?;
+    out.write_all(b"\n").map_err(|e| Error::io(path(), e))
+}
+
+fn push_num(line: &mut Vec<u8>, n: u64) {
+    let _ = write!(line, "{n}");
+}
+
+/// Appends a field with RFC 4180 quoting.
+pub fn push_csv(line: &mut Vec<u8>, field: &str) {
+    if field.bytes().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r')) {
+        line.push(b'"');
+        for b in field.bytes() {
+            if b == b'"' {
+                line.push(b'"');
+            }
+            line.push(b);
+        }
+        line.push(b'"');
+    } else {
+        line.extend_from_slice(field.as_bytes());
+    }
+}
+
+/// NIC's Generate-IRN success response.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Success<'a> {
+    pub ack_no: Option<u64>,
+    pub ack_dt: Option<&'a str>,
+    pub irn: String,
+    pub signed_invoice: Option<&'a str>,
+    #[serde(rename = "SignedQRCode")]
+    pub signed_qr_code: Option<&'a str>,
+    pub status: &'a str,
+    pub ewb_no: Option<u64>,
+    pub ewb_dt: Option<&'a str>,
+    pub ewb_valid_till: Option<&'a str>,
+    pub remarks: Option<&'a str>,
+}
+
+/// NIC's error response.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Failure<'a> {
+    pub status: u8,
+    pub error_details: Vec<ErrorDetail<'a>>,
+    pub info_dtls: Option<Vec<DupIrnInfo>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ErrorDetail<'a> {
+    pub error_code: String,
+    pub error_message: &'a str,
+}
+
+/// `InfoDtls` entry `DUPIRN` with the original registration.
+#[derive(Serialize)]
+pub struct DupIrnInfo {
+    #[serde(rename = "InfCd")]
+    pub inf_cd: &'static str,
+    #[serde(rename = "Desc")]
+    pub desc: DupDesc,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DupDesc {
+    pub ack_no: Option<u64>,
+    pub ack_dt: Option<String>,
+    pub irn: String,
+    /// `check` only: the run position of the first occurrence (not a NIC field).
+    #[serde(skip_serializing_if = "Option::is_none", rename = "FirstSeq")]
+    pub first_seq: Option<u64>,
+}
+
+impl DupIrnInfo {
+    pub fn new(d: &DupInfo) -> DupIrnInfo {
+        DupIrnInfo {
+            inf_cd: "DUPIRN",
+            desc: DupDesc {
+                ack_no: d.ack_no,
+                ack_dt: d.ack_dt.clone(),
+                irn: d.irn.clone(),
+                first_seq: d.first_seq,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_quoting() {
+        let mut v = Vec::new();
+        push_csv(&mut v, "a,\"b\"\nc");
+        assert_eq!(v, b"\"a,\"\"b\"\"\nc\"");
+        v.clear();
+        push_csv(&mut v, "plain");
+        assert_eq!(v, b"plain");
+    }
+}

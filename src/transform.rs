@@ -1,0 +1,162 @@
+//! Transform stage: parse (simd-json into [`Invoice`]), validate, compute the IRN.
+//! Pure functions run on the rayon pool; no I/O and no clock (the date comes in the context).
+
+use std::cell::RefCell;
+
+use rust_decimal::Decimal;
+
+use crate::clock;
+use crate::error::Violation;
+use crate::irn;
+use crate::model::Invoice;
+use crate::read::Framed;
+use crate::record::{Accepted, DocSummary, Outcome, Processed, QrFacts, RawRecord};
+use crate::schema;
+use crate::validate::Validator;
+
+/// What the transform needs besides the record.
+pub struct TransformContext<'a> {
+    pub validator: &'a Validator,
+    pub upper_case_doc_no: bool,
+    /// Build the canonical JSON (needed by `register`, not by `check`).
+    pub keep_canonical: bool,
+}
+
+thread_local! {
+    /// Per-thread simd-json scratch and a copy of the record (simd-json parses in place, and
+    /// the slow path needs the original bytes).
+    static SCRATCH: RefCell<(simd_json::Buffers, Vec<u8>)> =
+        RefCell::new((simd_json::Buffers::default(), Vec::new()));
+}
+
+/// Parses one record into an [`Invoice`] with simd-json, reusing per-thread buffers.
+///
+/// # Errors
+/// The simd-json error message.
+pub fn parse(bytes: &[u8]) -> Result<Invoice, String> {
+    SCRATCH.with(|cell| {
+        let mut guard = cell.borrow_mut();
+        let (buffers, copy) = &mut *guard;
+        copy.clear();
+        copy.extend_from_slice(bytes);
+        Invoice::from_slice(copy, buffers).map_err(|e| e.to_string())
+    })
+}
+
+/// Parses, validates and hashes one record.
+pub fn process(raw: RawRecord, ctx: &TransformContext<'_>) -> Processed {
+    let (doc, outcome) = match &raw.body {
+        Framed::Bad(message) => (
+            DocSummary::default(),
+            rejected(vec![Violation::new(2140, message.clone())]),
+        ),
+        Framed::Json(bytes) => match parse(bytes) {
+            Ok(invoice) => judge(invoice, ctx),
+            Err(_) => {
+                let mut violations = schema::structure_errors(bytes);
+                if violations.is_empty() {
+                    // The slow path found nothing: report simd-json's own complaint.
+                    let detail = parse(bytes).err().unwrap_or_default();
+                    violations.push(Violation::new(2140, format!("invalid invoice: {detail}")));
+                }
+                (summary_from_json(bytes), rejected(violations))
+            }
+        },
+    };
+    Processed {
+        seq: raw.seq,
+        input: raw.input,
+        offset: raw.offset,
+        doc,
+        outcome,
+    }
+}
+
+fn rejected(violations: Vec<Violation>) -> Outcome {
+    Outcome::Rejected {
+        violations,
+        dup: None,
+    }
+}
+
+fn judge(mut invoice: Invoice, ctx: &TransformContext<'_>) -> (DocSummary, Outcome) {
+    // The schema admits SupTyp and Typ in any case; the registry keeps NIC's upper-case forms.
+    invoice.tran_dtls.sup_typ.make_ascii_uppercase();
+    invoice.doc_dtls.typ.make_ascii_uppercase();
+    let inv = &invoice;
+    let doc = DocSummary {
+        doc_type: inv.doc_dtls.typ.clone(),
+        doc_no: inv.doc_dtls.no.clone(),
+        doc_date: inv.doc_dtls.dt.clone(),
+        seller_gstin: inv.seller_dtls.gstin.clone(),
+    };
+    let violations = ctx.validator.validate(inv);
+    if !violations.is_empty() {
+        return (doc, rejected(violations));
+    }
+    // A valid invoice has a real date (the validator checked it).
+    let Some(date) = clock::parse_doc_date(&inv.doc_dtls.dt) else {
+        return (
+            doc,
+            rejected(vec![Violation::new(2225, "Incorrect date format in document details")]),
+        );
+    };
+    let doc_type = &inv.doc_dtls.typ;
+    let doc_no = irn::key_doc_no(&inv.doc_dtls.no, ctx.upper_case_doc_no);
+    let irn = irn::compute(
+        &inv.seller_dtls.gstin,
+        &clock::financial_year(date),
+        doc_type,
+        &doc_no,
+    );
+    let canonical = if ctx.keep_canonical {
+        inv.to_canonical_json()
+    } else {
+        Vec::new()
+    };
+    let accepted = Accepted {
+        irn,
+        period: date.format("%Y%m").to_string(),
+        canonical,
+        qr: qr_facts(inv),
+    };
+    (doc, Outcome::Valid(Box::new(accepted)))
+}
+
+/// The invoice's QR claims; MainHsnCode is the HSN of the item with the highest taxable value
+/// (the first such item on a tie).
+pub fn qr_facts(inv: &Invoice) -> QrFacts {
+    let mut best: Option<(&str, Decimal)> = None;
+    for item in &inv.item_list {
+        let value = item.ass_amt.value;
+        if best.is_none_or(|(_, v)| value > v) {
+            best = Some((&item.hsn_cd, value));
+        }
+    }
+    QrFacts {
+        buyer_gstin: inv.buyer_dtls.gstin.clone(),
+        tot_inv_val: inv.val_dtls.tot_inv_val,
+        item_cnt: inv.item_list.len(),
+        main_hsn: best.map(|(h, _)| h.to_owned()).unwrap_or_default(),
+    }
+}
+
+/// Best-effort document identity of a record that failed to parse as an invoice.
+fn summary_from_json(bytes: &[u8]) -> DocSummary {
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+        return DocSummary::default();
+    };
+    let text = |ptr: &str| {
+        value
+            .pointer(ptr)
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("")
+            .to_owned()
+    };
+    DocSummary {
+        doc_type: text("/DocDtls/Typ"),
+        doc_no: text("/DocDtls/No"),
+        doc_date: text("/DocDtls/Dt"),
+        seller_gstin: text("/SellerDtls/Gstin"),
+    }
+}

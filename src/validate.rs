@@ -1,0 +1,3246 @@
+//! Validation of a parsed invoice (reference sections 1 and 2): the schema constraints serde
+//! cannot express (lengths, patterns, ranges, enumerations) and NIC's business rules, each
+//! reported with its NIC error code.
+//!
+//! The validator is on the hot path: every check is a hand-written byte test or exact
+//! [`Decimal`] arithmetic, and nothing is allocated for a valid invoice (messages are built only
+//! when a rule fails).
+//!
+//! Choices where the reference leaves room (see the module tests for one case per code):
+//! - `SupTyp` and `DocDtls.Typ` are accepted case-insensitively (the schema's `(?i)` pattern);
+//!   later stages must upper-case them before hashing or de-duplicating.
+//! - A bad `DocDtls.Dt` (pattern or calendar) is 2225; other bad dates are 2140.
+//! - State codes, HSN, unit, country, currency and port codes that fail their pattern get the
+//!   specific master code (2259/2260/2243/2200, 2176, 2177, 2202, 2203, 2201), not 2140.
+//! - HSN shorter than the seller's minimum digits is 2176; IsServc contradicting the `99`
+//!   prefix is 2199; buyer PIN outside the buyer state is 3039 (seller, dispatch, ship: 2178).
+//! - Export POS not 96 is 2232; SEZ POS not 96 (only with `sez_recipient_pos_96`) is 2229.
+//! - E-way bill details with only service items is 2251, on CRN/DBN 2252.
+//! - Under reverse charge TotItemVal may be AssAmt + all taxes + OthChrg, or exclude GST, or
+//!   exclude all taxes.
+//! - The reporting window rejects a document once `today >= Dt + reporting_window_days`
+//!   (the advisory: dated 1 April, refused after 30 April).
+
+use std::fmt;
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use rust_decimal::{Decimal, RoundingStrategy};
+
+use crate::clock;
+use crate::config::RulesConfig;
+use crate::error::Violation;
+use crate::gstin;
+use crate::masters::{Masters, StateKind, TaxpayerStatus, Taxpayers};
+use crate::model::{Invoice, Item, Num};
+
+/// NIC error codes emitted by the validator.
+pub mod codes {
+    pub const SCHEMA: u16 = 2140;
+    pub const REG_REV: u16 = 2159;
+    pub const DOC_TYPE: u16 = 2161;
+    pub const RCM_B2B_ONLY: u16 = 2162;
+    pub const DEXP_URP: u16 = 2171;
+    pub const INTRA_IGST: u16 = 2172;
+    pub const TOO_MANY_ITEMS: u16 = 2173;
+    pub const INTER_CGST_SGST: u16 = 2174;
+    pub const HSN: u16 = 2176;
+    pub const UNIT: u16 = 2177;
+    pub const PIN_STATE: u16 = 2178;
+    pub const EXPORT_CGST_SGST: u16 = 2180;
+    pub const ASS_VAL: u16 = 2182;
+    pub const SGST_VAL: u16 = 2183;
+    pub const CGST_VAL: u16 = 2184;
+    pub const IGST_VAL: u16 = 2185;
+    pub const CES_VAL: u16 = 2186;
+    pub const ST_CES_VAL: u16 = 2187;
+    pub const TOT_INV_VAL: u16 = 2189;
+    pub const PREC_DOC_REQUIRED: u16 = 2191;
+    pub const TOT_AMT: u16 = 2192;
+    pub const ASS_AMT: u16 = 2193;
+    pub const TOT_ITEM_VAL: u16 = 2194;
+    pub const ECM_TCS: u16 = 2195;
+    pub const HSN_SERVICE: u16 = 2199;
+    pub const DISP_SHIP_STATE: u16 = 2200;
+    pub const PORT: u16 = 2201;
+    pub const COUNTRY: u16 = 2202;
+    pub const CURRENCY: u16 = 2203;
+    pub const EXP_DTLS_REQUIRED: u16 = 2208;
+    pub const PREC_DOC_FOR_INV: u16 = 2210;
+    pub const SAME_GSTIN: u16 = 2211;
+    pub const BUYER_URP: u16 = 2212;
+    pub const SELLER_URP: u16 = 2213;
+    pub const FUTURE_DATE: u16 = 2218;
+    pub const DISCOUNT: u16 = 2220;
+    pub const DOC_DATE_FORMAT: u16 = 2225;
+    pub const CGST_NE_SGST: u16 = 2227;
+    pub const NO_ITEMS: u16 = 2228;
+    pub const SEZ_POS_96: u16 = 2229;
+    pub const SELLER_SEZ: u16 = 2231;
+    pub const EXPORT_POS_96: u16 = 2232;
+    pub const DUP_SL_NO: u16 = 2233;
+    pub const CGST_SGST_AMT: u16 = 2234;
+    pub const IGST_AMT: u16 = 2235;
+    pub const SEZ_CGST_SGST: u16 = 2237;
+    pub const QTY_REQUIRED: u16 = 2238;
+    pub const UNIT_REQUIRED: u16 = 2239;
+    pub const GST_RATE: u16 = 2240;
+    pub const INTRA_CGST_SGST_REQUIRED: u16 = 2241;
+    pub const POS_96_NOT_ALLOWED: u16 = 2242;
+    pub const POS_INVALID: u16 = 2243;
+    pub const SHIP_STATE_POS: u16 = 2245;
+    pub const BUYER_SEZ: u16 = 2246;
+    pub const BUYER_NOT_SEZ: u16 = 2247;
+    pub const EXPORT_URP: u16 = 2248;
+    pub const EWB_GOODS: u16 = 2251;
+    pub const EWB_DOC_TYPE: u16 = 2252;
+    pub const EWB_ROAD: u16 = 2253;
+    pub const EWB_NON_ROAD: u16 = 2254;
+    pub const SELLER_STATE_GSTIN: u16 = 2258;
+    pub const SELLER_STATE: u16 = 2259;
+    pub const BUYER_STATE: u16 = 2260;
+    pub const EXPORT_BUYER_STATE_96: u16 = 2261;
+    pub const IGST_ON_INTRA_POS: u16 = 2262;
+    pub const IGST_ON_INTRA: u16 = 2263;
+    pub const OTH_CHRG_SUM: u16 = 2264;
+    pub const BUYER_STATE_GSTIN: u16 = 2265;
+    pub const CESS_AMT: u16 = 2266;
+    pub const STATE_CESS_AMT: u16 = 2267;
+    pub const GSTIN_INVALID: u16 = 3028;
+    pub const GSTIN_INACTIVE: u16 = 3029;
+    pub const BUYER_PIN_STATE: u16 = 3039;
+}
+
+use codes::*;
+
+/// An upper bound: exact, plus an `f64` safely below it under which no exact check is needed.
+#[derive(Clone, Copy)]
+struct Max {
+    exact: Decimal,
+    fast: f64,
+}
+
+const QTY: Max = Max {
+    exact: QTY_MAX,
+    fast: 9.99e9,
+};
+const PRICE: Max = Max {
+    exact: PRICE_MAX,
+    fast: 9.99e11,
+};
+const AMT: Max = Max {
+    exact: AMT_MAX,
+    fast: 9.99e11,
+};
+const RATE: Max = Max {
+    exact: RATE_MAX,
+    fast: 999.0,
+};
+const VAL: Max = Max {
+    exact: VAL_MAX,
+    fast: 9.99e13,
+};
+
+const QTY_MAX: Decimal = Decimal::from_parts(1_316_134_911, 2_328, 0, false, 3); // 9999999999.999
+const PRICE_MAX: Decimal = Decimal::from_parts(2_764_472_319, 232_830, 0, false, 3); // 999999999999.999
+const AMT_MAX: Decimal = Decimal::from_parts(276_447_231, 23_283, 0, false, 2); // 999999999999.99
+const RATE_MAX: Decimal = Decimal::from_parts(999_999, 0, 0, false, 3); // 999.999
+const VAL_MAX: Decimal = Decimal::from_parts(1_874_919_423, 2_328_306, 0, false, 2); // 99999999999999.99
+
+const FOREIGN: u8 = 96;
+
+/// The invoice validator: rules, masters and the day it validates for, precomputed once.
+pub struct Validator {
+    rules: RulesConfig,
+    tolerance: Decimal,
+    round_off: Decimal,
+    /// Allowed GST rates in thousandths of a percent.
+    rates: Vec<i64>,
+    /// The tolerance at scales 0..=6, so comparisons need no rescaling.
+    tolerances: [Decimal; 7],
+    masters: Arc<Masters>,
+    taxpayers: Option<Arc<Taxpayers>>,
+    today: NaiveDate,
+}
+
+/// Where a field sits, rendered as a JSON pointer only when a message is built.
+#[derive(Clone, Copy)]
+enum Path {
+    /// `#/{0}`
+    F(&'static str),
+    /// `#/ItemList/{0}/{1}`
+    Item(usize, &'static str),
+    /// `#/ItemList/{0}/{1}/{2}/{3}`
+    ItemArr(usize, &'static str, usize, &'static str),
+    /// `#/{0}/{1}/{2}`
+    Arr(&'static str, usize, &'static str),
+}
+
+impl Path {
+    fn item(self) -> Option<usize> {
+        match self {
+            Path::Item(i, _) | Path::ItemArr(i, ..) => Some(i),
+            Path::F(_) | Path::Arr(..) => None,
+        }
+    }
+}
+
+impl fmt::Display for Path {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Path::F(p) => write!(f, "#/{p}"),
+            Path::Item(i, p) => write!(f, "#/ItemList/{i}/{p}"),
+            Path::ItemArr(i, a, j, p) => write!(f, "#/ItemList/{i}/{a}/{j}/{p}"),
+            Path::Arr(a, j, p) => write!(f, "#/{a}/{j}/{p}"),
+        }
+    }
+}
+
+/// A value shown in a message: quoted and cut to 40 characters.
+struct Shown<'a>(&'a str);
+
+impl fmt::Display for Shown<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (text, cut) = match self.0.char_indices().nth(40) {
+            Some((at, _)) => (&self.0[..at], "..."),
+            None => (self.0, ""),
+        };
+        let plain = !text.is_empty()
+            && text
+                .bytes()
+                .all(|c| c.is_ascii_graphic() && c != b'"' && c != b'\\');
+        if plain {
+            write!(f, "{text}{cut}")
+        } else {
+            write!(f, "{text:?}{cut}")
+        }
+    }
+}
+
+/// Collects violations; an item gets at most one violation per code.
+#[derive(Default)]
+struct Sink {
+    out: Vec<Violation>,
+    seen: Vec<(u16, usize)>,
+}
+
+impl Sink {
+    fn push(&mut self, code: u16, item: Option<usize>, message: impl FnOnce() -> String) {
+        if let Some(i) = item {
+            if self.seen.contains(&(code, i)) {
+                return;
+            }
+            self.seen.push((code, i));
+        }
+        self.out.push(Violation::new(code, message()));
+    }
+}
+
+/// String patterns of section 1 (lengths are checked separately).
+#[derive(Clone, Copy)]
+enum Pat {
+    /// No pattern beyond the length.
+    Any,
+    /// NOQ: no `"` and no `\`.
+    Noq,
+    /// Digits only.
+    Digits,
+    /// `[0-9]{2}[0-9A-Z]{13}`.
+    Gstin,
+    /// A GSTIN or `URP`.
+    GstinOrUrp,
+    /// `[a-zA-Z1-9][a-zA-Z0-9/-]*` (DocDtls.No, PrecDocDtls.InvNo).
+    DocNo,
+    /// `[a-zA-Z0-9/-]+` (TransDocNo).
+    TransDocNo,
+    /// `[A-Za-z0-9]+` (VehNo).
+    Alnum,
+    /// `[a-zA-Z0-9+_.-]+@[a-zA-Z0-9.-]+`.
+    Email,
+}
+
+impl Pat {
+    fn ok(self, s: &str) -> bool {
+        let b = s.as_bytes();
+        match self {
+            Pat::Any => true,
+            Pat::Noq => !b.iter().any(|&c| c == b'"' || c == b'\\'),
+            Pat::Digits => b.iter().all(u8::is_ascii_digit),
+            Pat::Gstin => gstin::shape_ok(s),
+            Pat::GstinOrUrp => s == "URP" || gstin::shape_ok(s),
+            Pat::DocNo => doc_no_ok(b),
+            Pat::TransDocNo => b
+                .iter()
+                .all(|&c| c.is_ascii_alphanumeric() || c == b'/' || c == b'-'),
+            Pat::Alnum => b.iter().all(u8::is_ascii_alphanumeric),
+            Pat::Email => email_ok(b),
+        }
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            Pat::Any => "any text",
+            Pat::Noq => "text without double quotes or backslashes",
+            Pat::Digits => "digits only",
+            Pat::Gstin => "a GSTIN ^([0-9]{2}[0-9A-Z]{13})$",
+            Pat::GstinOrUrp => "a GSTIN or URP ^(([0-9]{2}[0-9A-Z]{13})|URP)$",
+            Pat::DocNo => "^([a-zA-Z1-9]{1}[a-zA-Z0-9/-]{0,15})$",
+            Pat::TransDocNo => "^([a-zA-Z0-9/-]{1,15})$",
+            Pat::Alnum => "letters and digits only",
+            Pat::Email => "an e-mail address ^[a-zA-Z0-9+_.-]+@[a-zA-Z0-9.-]+$",
+        }
+    }
+}
+
+fn doc_no_ok(b: &[u8]) -> bool {
+    match b.split_first() {
+        Some((first, rest)) => {
+            (first.is_ascii_alphabetic() || (b'1'..=b'9').contains(first))
+                && rest
+                    .iter()
+                    .all(|&c| c.is_ascii_alphanumeric() || c == b'/' || c == b'-')
+        }
+        None => false,
+    }
+}
+
+fn email_ok(b: &[u8]) -> bool {
+    let Some(at) = b.iter().position(|&c| c == b'@') else {
+        return false;
+    };
+    let (local, domain) = (&b[..at], &b[at + 1..]);
+    !local.is_empty()
+        && !domain.is_empty()
+        && local
+            .iter()
+            .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'_' | b'.' | b'-'))
+        && domain
+            .iter()
+            .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'-'))
+}
+
+/// `^(?!0+$)([0-9]{4}|[0-9]{6}|[0-9]{8})$`
+fn hsn_pattern_ok(s: &str) -> bool {
+    let b = s.as_bytes();
+    matches!(b.len(), 4 | 6 | 8) && b.iter().all(u8::is_ascii_digit) && b.iter().any(|&c| c != b'0')
+}
+
+/// `^(?!0+$)([0-9]{1,2})$` as a number.
+fn state_code(s: &str) -> Option<u8> {
+    let b = s.as_bytes();
+    if b.is_empty() || b.len() > 2 || !b.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let n = b.iter().fold(0u8, |acc, &c| acc * 10 + (c - b'0'));
+    (n != 0).then_some(n)
+}
+
+/// Letters only, `min..=max` of them.
+fn letters(s: &str, min: usize, max: usize) -> bool {
+    (min..=max).contains(&s.len()) && s.bytes().all(|c| c.is_ascii_alphabetic())
+}
+
+fn round2(d: Decimal) -> Decimal {
+    d.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero)
+}
+
+/// `a × b / 10^shift`, without a division.
+fn mul_shift(a: Decimal, b: Decimal, shift: u32) -> Decimal {
+    let mut p = a.saturating_mul(b);
+    let scale = p.scale() + shift;
+    if scale <= 28 && p.set_scale(scale).is_ok() {
+        p
+    } else {
+        // Beyond 28 decimals: fall back to a division (never reached with schema-range inputs).
+        a.saturating_mul(b)
+            .checked_div(Decimal::from(10u64.pow(shift)))
+            .unwrap_or_default()
+    }
+}
+
+/// `AssAmt × rate / 100`, rounded to paise.
+fn percent(base: Decimal, rate: Decimal) -> Decimal {
+    round2(mul_shift(base, rate, 2))
+}
+
+/// `AssAmt × rate / 200` (each of CGST and SGST), rounded to paise.
+fn half_percent(base: Decimal, rate: Decimal) -> Decimal {
+    round2(mul_shift(base, rate.saturating_mul(Decimal::from(5)), 3))
+}
+
+/// A rate in thousandths (18.5 → 18500) when it has at most 3 decimals.
+fn thousandths(d: Decimal) -> Option<i64> {
+    let scale = d.scale();
+    if scale > 3 {
+        let n = d.normalize();
+        return (n.scale() <= 3).then(|| thousandths(n)).flatten();
+    }
+    let m = d.mantissa().checked_mul(10i128.pow(3 - scale))?;
+    i64::try_from(m).ok()
+}
+
+fn val(n: Option<Num>) -> Decimal {
+    n.map_or(Decimal::ZERO, |n| n.value)
+}
+
+/// Supply type (case-insensitive, as the schema's `(?i)` pattern).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SupTyp {
+    B2b,
+    SezWp,
+    SezWop,
+    ExpWp,
+    ExpWop,
+    Dexp,
+}
+
+impl SupTyp {
+    fn parse(s: &str) -> Option<SupTyp> {
+        const ALL: [(&str, SupTyp); 6] = [
+            ("B2B", SupTyp::B2b),
+            ("SEZWP", SupTyp::SezWp),
+            ("SEZWOP", SupTyp::SezWop),
+            ("EXPWP", SupTyp::ExpWp),
+            ("EXPWOP", SupTyp::ExpWop),
+            ("DEXP", SupTyp::Dexp),
+        ];
+        ALL.iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(s))
+            .map(|(_, t)| *t)
+    }
+
+    fn is_export(self) -> bool {
+        matches!(self, SupTyp::ExpWp | SupTyp::ExpWop)
+    }
+
+    fn is_sez(self) -> bool {
+        matches!(self, SupTyp::SezWp | SupTyp::SezWop)
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            SupTyp::B2b => "B2B",
+            SupTyp::SezWp => "SEZWP",
+            SupTyp::SezWop => "SEZWOP",
+            SupTyp::ExpWp => "EXPWP",
+            SupTyp::ExpWop => "EXPWOP",
+            SupTyp::Dexp => "DEXP",
+        }
+    }
+}
+
+/// How tax is charged on the items.
+#[derive(Clone, Copy)]
+enum Regime {
+    /// CGST + SGST.
+    Intra,
+    /// IGST only; CGST/SGST get `cs_code`; `zero` = without payment of tax (IGST must be 0).
+    Igst { cs_code: u16, zero: bool },
+    /// POS or seller state unusable: the split is not checked.
+    Unknown,
+}
+
+/// Running invoice totals (saturating, so out-of-range input cannot overflow).
+#[derive(Default)]
+struct Sums {
+    ass: Decimal,
+    cgst: Decimal,
+    sgst: Decimal,
+    igst: Decimal,
+    ces: Decimal,
+    st_ces: Decimal,
+    item_val: Decimal,
+    oth: Decimal,
+}
+
+fn add(acc: &mut Decimal, v: Decimal) {
+    *acc = acc.saturating_add(v);
+}
+
+impl Validator {
+    pub fn new(
+        rules: &RulesConfig,
+        masters: Arc<Masters>,
+        taxpayers: Option<Arc<Taxpayers>>,
+        today: NaiveDate,
+    ) -> Validator {
+        Validator {
+            rules: rules.clone(),
+            tolerance: rules.tolerance_decimal(),
+            round_off: rules.round_off_decimal(),
+            rates: rules
+                .allowed_rates_decimal()
+                .into_iter()
+                .filter_map(thousandths)
+                .collect(),
+            tolerances: std::array::from_fn(|scale| {
+                let mut t = rules.tolerance_decimal();
+                t.rescale(scale as u32);
+                t
+            }),
+            masters,
+            taxpayers,
+            today,
+        }
+    }
+
+    /// Every rule the invoice breaks, in a stable order (schema first, then business rules);
+    /// empty = valid.
+    pub fn validate(&self, inv: &Invoice) -> Vec<Violation> {
+        let mut sink = Sink::default();
+        self.schema(inv, &mut sink);
+        self.business(inv, &mut sink);
+        sink.out
+    }
+
+    // ----- schema (section 1) -----
+
+    fn schema(&self, inv: &Invoice, s: &mut Sink) {
+        text(s, Path::F("Version"), &inv.version, 1, 6, Pat::Any);
+        if let Some(irn) = &inv.irn {
+            text(s, Path::F("Irn"), irn, 64, 64, Pat::Any);
+        }
+
+        let t = &inv.tran_dtls;
+        if t.tax_sch != "GST" {
+            s.push(SCHEMA, None, || {
+                format!("#/TranDtls/TaxSch: {} is not GST", Shown(&t.tax_sch))
+            });
+        }
+        if SupTyp::parse(&t.sup_typ).is_none() {
+            s.push(SCHEMA, None, || {
+                format!(
+                    "#/TranDtls/SupTyp: {} is not one of B2B, SEZWP, SEZWOP, EXPWP, EXPWOP, DEXP",
+                    Shown(&t.sup_typ)
+                )
+            });
+        }
+        if let Some(r) = &t.reg_rev {
+            if r != "Y" && r != "N" {
+                s.push(REG_REV, None, || {
+                    format!(
+                        "Invalid value {} for reverse charge; it should be Y or N",
+                        Shown(r)
+                    )
+                });
+            }
+        }
+        if let Some(e) = &t.ecm_gstin {
+            text(s, Path::F("TranDtls/EcmGstin"), e, 15, 15, Pat::Gstin);
+        }
+        if let Some(r) = &t.igst_on_intra {
+            if r != "Y" && r != "N" {
+                s.push(IGST_ON_INTRA, None, || {
+                    format!(
+                        "Invalid value {} for IgstOnIntra; it should be Y or N",
+                        Shown(r)
+                    )
+                });
+            }
+        }
+
+        let d = &inv.doc_dtls;
+        if !["INV", "CRN", "DBN"]
+            .iter()
+            .any(|x| x.eq_ignore_ascii_case(&d.typ))
+        {
+            s.push(DOC_TYPE, None, || {
+                format!(
+                    "Invalid document type {}; it should be INV, CRN or DBN",
+                    Shown(&d.typ)
+                )
+            });
+        }
+        text(s, Path::F("DocDtls/No"), &d.no, 1, 16, Pat::DocNo);
+        if !clock::doc_date_pattern_ok(&d.dt) || clock::parse_doc_date(&d.dt).is_none() {
+            s.push(DOC_DATE_FORMAT, None, || {
+                format!(
+                    "Incorrect date format {} in document details; it should be a valid dd/mm/yyyy date",
+                    Shown(&d.dt)
+                )
+            });
+        }
+
+        let sd = &inv.seller_dtls;
+        if sd.gstin.eq_ignore_ascii_case("URP") {
+            s.push(SELLER_URP, None, || {
+                "Supplier GSTIN cannot be URP".to_owned()
+            });
+        } else {
+            text(
+                s,
+                Path::F("SellerDtls/Gstin"),
+                &sd.gstin,
+                15,
+                15,
+                Pat::Gstin,
+            );
+        }
+        text(s, Path::F("SellerDtls/LglNm"), &sd.lgl_nm, 3, 100, Pat::Noq);
+        opt_text(s, Path::F("SellerDtls/TrdNm"), &sd.trd_nm, 3, 100, Pat::Noq);
+        text(s, Path::F("SellerDtls/Addr1"), &sd.addr1, 1, 100, Pat::Noq);
+        opt_text(s, Path::F("SellerDtls/Addr2"), &sd.addr2, 3, 100, Pat::Noq);
+        text(s, Path::F("SellerDtls/Loc"), &sd.loc, 3, 50, Pat::Noq);
+        pin(s, Path::F("SellerDtls/Pin"), sd.pin.0);
+        opt_text(s, Path::F("SellerDtls/Ph"), &sd.ph, 6, 12, Pat::Digits);
+        opt_text(s, Path::F("SellerDtls/Em"), &sd.em, 6, 100, Pat::Email);
+
+        let b = &inv.buyer_dtls;
+        text(
+            s,
+            Path::F("BuyerDtls/Gstin"),
+            &b.gstin,
+            3,
+            15,
+            Pat::GstinOrUrp,
+        );
+        text(s, Path::F("BuyerDtls/LglNm"), &b.lgl_nm, 3, 100, Pat::Noq);
+        opt_text(s, Path::F("BuyerDtls/TrdNm"), &b.trd_nm, 3, 100, Pat::Noq);
+        text(s, Path::F("BuyerDtls/Addr1"), &b.addr1, 1, 100, Pat::Noq);
+        opt_text(s, Path::F("BuyerDtls/Addr2"), &b.addr2, 3, 100, Pat::Noq);
+        text(s, Path::F("BuyerDtls/Loc"), &b.loc, 3, 100, Pat::Noq);
+        if let Some(p) = b.pin {
+            pin(s, Path::F("BuyerDtls/Pin"), p.0);
+        }
+        opt_text(s, Path::F("BuyerDtls/Ph"), &b.ph, 6, 12, Pat::Digits);
+        opt_text(s, Path::F("BuyerDtls/Em"), &b.em, 6, 100, Pat::Email);
+
+        if let Some(dd) = &inv.disp_dtls {
+            text(s, Path::F("DispDtls/Nm"), &dd.nm, 3, 100, Pat::Noq);
+            text(s, Path::F("DispDtls/Addr1"), &dd.addr1, 1, 100, Pat::Noq);
+            opt_text(s, Path::F("DispDtls/Addr2"), &dd.addr2, 3, 100, Pat::Noq);
+            text(s, Path::F("DispDtls/Loc"), &dd.loc, 3, 100, Pat::Noq);
+            pin(s, Path::F("DispDtls/Pin"), dd.pin.0);
+        }
+        if let Some(sh) = &inv.ship_dtls {
+            opt_text(
+                s,
+                Path::F("ShipDtls/Gstin"),
+                &sh.gstin,
+                3,
+                15,
+                Pat::GstinOrUrp,
+            );
+            text(s, Path::F("ShipDtls/LglNm"), &sh.lgl_nm, 3, 100, Pat::Noq);
+            opt_text(s, Path::F("ShipDtls/TrdNm"), &sh.trd_nm, 3, 100, Pat::Noq);
+            text(s, Path::F("ShipDtls/Addr1"), &sh.addr1, 1, 100, Pat::Noq);
+            opt_text(s, Path::F("ShipDtls/Addr2"), &sh.addr2, 3, 100, Pat::Noq);
+            text(s, Path::F("ShipDtls/Loc"), &sh.loc, 3, 100, Pat::Noq);
+            pin(s, Path::F("ShipDtls/Pin"), sh.pin.0);
+        }
+
+        let n = inv.item_list.len();
+        if n == 0 {
+            s.push(NO_ITEMS, None, || "Item list cannot be empty".to_owned());
+        } else if n > self.rules.max_items {
+            s.push(TOO_MANY_ITEMS, None, || {
+                format!(
+                    "Exceeded the limit of number of items: {n} items, at most {} are allowed",
+                    self.rules.max_items
+                )
+            });
+        }
+        for (i, it) in inv.item_list.iter().enumerate() {
+            item_schema(s, i, it);
+        }
+
+        let v = &inv.val_dtls;
+        num(s, Path::F("ValDtls/AssVal"), v.ass_val, VAL);
+        opt_num(s, Path::F("ValDtls/CgstVal"), v.cgst_val, VAL);
+        opt_num(s, Path::F("ValDtls/SgstVal"), v.sgst_val, VAL);
+        opt_num(s, Path::F("ValDtls/IgstVal"), v.igst_val, VAL);
+        opt_num(s, Path::F("ValDtls/CesVal"), v.ces_val, VAL);
+        opt_num(s, Path::F("ValDtls/StCesVal"), v.st_ces_val, VAL);
+        opt_num(s, Path::F("ValDtls/Discount"), v.discount, VAL);
+        opt_num(s, Path::F("ValDtls/OthChrg"), v.oth_chrg, VAL);
+        if let Some(r) = v.rnd_off_amt {
+            if r.value.abs() > self.round_off {
+                s.push(SCHEMA, None, || {
+                    format!(
+                        "#/ValDtls/RndOffAmt: {} is outside the allowed round-off range -{limit}..{limit}",
+                        r.value.normalize(),
+                        limit = self.round_off.normalize()
+                    )
+                });
+            }
+        }
+        num(s, Path::F("ValDtls/TotInvVal"), v.tot_inv_val, VAL);
+        opt_num(s, Path::F("ValDtls/TotInvValFc"), v.tot_inv_val_fc, VAL);
+
+        if let Some(p) = &inv.pay_dtls {
+            opt_text(s, Path::F("PayDtls/Nm"), &p.nm, 1, 100, Pat::Noq);
+            opt_text(s, Path::F("PayDtls/AccDet"), &p.acc_det, 1, 18, Pat::Noq);
+            opt_text(s, Path::F("PayDtls/Mode"), &p.mode, 1, 18, Pat::Noq);
+            opt_text(
+                s,
+                Path::F("PayDtls/FinInsBr"),
+                &p.fin_ins_br,
+                1,
+                11,
+                Pat::Noq,
+            );
+            opt_text(s, Path::F("PayDtls/PayTerm"), &p.pay_term, 1, 100, Pat::Noq);
+            opt_text(
+                s,
+                Path::F("PayDtls/PayInstr"),
+                &p.pay_instr,
+                1,
+                100,
+                Pat::Noq,
+            );
+            opt_text(s, Path::F("PayDtls/CrTrn"), &p.cr_trn, 1, 100, Pat::Noq);
+            opt_text(s, Path::F("PayDtls/DirDr"), &p.dir_dr, 1, 100, Pat::Noq);
+            if let Some(c) = p.cr_day {
+                int_range(s, Path::F("PayDtls/CrDay"), c.0, 0, 9999);
+            }
+            opt_num(s, Path::F("PayDtls/PaidAmt"), p.paid_amt, VAL);
+            opt_num(s, Path::F("PayDtls/PaymtDue"), p.paymt_due, VAL);
+        }
+
+        if let Some(r) = &inv.ref_dtls {
+            opt_text(s, Path::F("RefDtls/InvRm"), &r.inv_rm, 3, 100, Pat::Noq);
+            if let Some(p) = &r.doc_perd_dtls {
+                date(s, Path::F("RefDtls/DocPerdDtls/InvStDt"), &p.inv_st_dt);
+                date(s, Path::F("RefDtls/DocPerdDtls/InvEndDt"), &p.inv_end_dt);
+            }
+            for (j, p) in r.prec_doc_dtls.iter().flatten().enumerate() {
+                const A: &str = "RefDtls/PrecDocDtls";
+                // The schema copy demands 2+ characters here; 1 is accepted, as for DocDtls.No.
+                text(s, Path::Arr(A, j, "InvNo"), &p.inv_no, 1, 16, Pat::DocNo);
+                date(s, Path::Arr(A, j, "InvDt"), &p.inv_dt);
+                opt_text(
+                    s,
+                    Path::Arr(A, j, "OthRefNo"),
+                    &p.oth_ref_no,
+                    1,
+                    20,
+                    Pat::Noq,
+                );
+            }
+            for (j, c) in r.contr_dtls.iter().flatten().enumerate() {
+                const A: &str = "RefDtls/ContrDtls";
+                opt_text(
+                    s,
+                    Path::Arr(A, j, "RecAdvRefr"),
+                    &c.rec_adv_refr,
+                    1,
+                    20,
+                    Pat::Noq,
+                );
+                opt_date(s, Path::Arr(A, j, "RecAdvDt"), &c.rec_adv_dt);
+                opt_text(
+                    s,
+                    Path::Arr(A, j, "TendRefr"),
+                    &c.tend_refr,
+                    1,
+                    20,
+                    Pat::Noq,
+                );
+                opt_text(
+                    s,
+                    Path::Arr(A, j, "ContrRefr"),
+                    &c.contr_refr,
+                    1,
+                    20,
+                    Pat::Noq,
+                );
+                opt_text(s, Path::Arr(A, j, "ExtRefr"), &c.ext_refr, 1, 20, Pat::Noq);
+                opt_text(
+                    s,
+                    Path::Arr(A, j, "ProjRefr"),
+                    &c.proj_refr,
+                    1,
+                    20,
+                    Pat::Noq,
+                );
+                opt_text(s, Path::Arr(A, j, "PORefr"), &c.po_refr, 1, 16, Pat::Noq);
+                opt_date(s, Path::Arr(A, j, "PORefDt"), &c.po_ref_dt);
+            }
+        }
+
+        for (j, a) in inv.addl_doc_dtls.iter().flatten().enumerate() {
+            const A: &str = "AddlDocDtls";
+            opt_text(s, Path::Arr(A, j, "Url"), &a.url, 3, 100, Pat::Noq);
+            opt_text(s, Path::Arr(A, j, "Docs"), &a.docs, 3, 1000, Pat::Noq);
+            opt_text(s, Path::Arr(A, j, "Info"), &a.info, 3, 1000, Pat::Noq);
+        }
+
+        if let Some(e) = &inv.exp_dtls {
+            opt_text(s, Path::F("ExpDtls/ShipBNo"), &e.ship_b_no, 1, 20, Pat::Noq);
+            opt_date(s, Path::F("ExpDtls/ShipBDt"), &e.ship_b_dt);
+            if let Some(r) = &e.ref_clm {
+                flag(s, Path::F("ExpDtls/RefClm"), r, &["Y", "N"]);
+            }
+            opt_num(s, Path::F("ExpDtls/ExpDuty"), e.exp_duty, AMT);
+        }
+
+        if let Some(e) = &inv.ewb_dtls {
+            opt_text(
+                s,
+                Path::F("EwbDtls/TransId"),
+                &e.trans_id,
+                15,
+                15,
+                Pat::Gstin,
+            );
+            opt_text(
+                s,
+                Path::F("EwbDtls/TransName"),
+                &e.trans_name,
+                3,
+                100,
+                Pat::Noq,
+            );
+            if let Some(m) = &e.trans_mode {
+                flag(s, Path::F("EwbDtls/TransMode"), m, &["1", "2", "3", "4"]);
+            }
+            int_range(s, Path::F("EwbDtls/Distance"), e.distance.0, 0, 4000);
+            opt_text(
+                s,
+                Path::F("EwbDtls/TransDocNo"),
+                &e.trans_doc_no,
+                1,
+                15,
+                Pat::TransDocNo,
+            );
+            opt_date(s, Path::F("EwbDtls/TransDocDt"), &e.trans_doc_dt);
+            opt_text(s, Path::F("EwbDtls/VehNo"), &e.veh_no, 4, 20, Pat::Alnum);
+            if let Some(t) = &e.veh_type {
+                flag(s, Path::F("EwbDtls/VehType"), t, &["O", "R"]);
+            }
+        }
+    }
+
+    // ----- business rules (section 2) -----
+
+    fn state(&self, code: &str) -> Option<(u8, StateKind)> {
+        let n = state_code(code)?;
+        match self.masters.state(code) {
+            Some(kind) => Some((n, kind)),
+            None if self.rules.legacy_state_codes && (n == 25 || n == 28) => {
+                Some((n, StateKind::State))
+            }
+            None => None,
+        }
+    }
+
+    fn pin_check(
+        &self,
+        s: &mut Sink,
+        code: u16,
+        party: &str,
+        pin: i64,
+        stcd: Option<(u8, StateKind)>,
+        raw: &str,
+    ) {
+        let Some((n, _)) = stcd else { return };
+        if !self.rules.pin_state_check
+            || !(100_000..=999_999).contains(&pin)
+            || (pin == 999_999 && (n == FOREIGN || n == 97))
+        {
+            return;
+        }
+        if self.masters.pin_in_state(pin, raw) == Some(false) {
+            s.push(code, None, || {
+                format!("{party} PIN code {pin} does not belong to the state {raw}")
+            });
+        }
+    }
+
+    fn business(&self, inv: &Invoice, s: &mut Sink) {
+        let sup = SupTyp::parse(&inv.tran_dtls.sup_typ);
+        let sd = &inv.seller_dtls;
+        let bd = &inv.buyer_dtls;
+        let rcm = inv.tran_dtls.reg_rev.as_deref() == Some("Y");
+        let igst_on_intra = inv.tran_dtls.igst_on_intra.as_deref() == Some("Y");
+        let export = sup.is_some_and(SupTyp::is_export);
+        let sez = sup.is_some_and(SupTyp::is_sez);
+
+        // --- GSTINs ---
+        let seller_shape = gstin::shape_ok(&sd.gstin);
+        let buyer_urp = bd.gstin == "URP";
+        let buyer_shape = !buyer_urp && gstin::shape_ok(&bd.gstin);
+        let check = self.rules.gstin_checksum;
+        let seller_valid = seller_shape && (!check || gstin::checksum_ok(&sd.gstin));
+        let buyer_valid = buyer_shape && (!check || gstin::checksum_ok(&bd.gstin));
+        if seller_shape && !seller_valid {
+            s.push(GSTIN_INVALID, None, || {
+                format!("Supplier GSTIN {} is invalid", sd.gstin)
+            });
+        }
+        if buyer_shape && !buyer_valid {
+            s.push(GSTIN_INVALID, None, || {
+                format!("Recipient GSTIN {} is invalid", bd.gstin)
+            });
+        }
+        if let Some(g) = inv.ship_dtls.as_ref().and_then(|x| x.gstin.as_deref()) {
+            if check && g != "URP" && gstin::shape_ok(g) && !gstin::checksum_ok(g) {
+                s.push(GSTIN_INVALID, None, || {
+                    format!("Ship-to GSTIN {g} is invalid")
+                });
+            }
+        }
+        if let Some(e) = &inv.tran_dtls.ecm_gstin {
+            if gstin::shape_ok(e) {
+                if !gstin::is_tcs(e) {
+                    s.push(ECM_TCS, None, || {
+                        format!("E-commerce GSTIN {e} should be a TCS GSTIN")
+                    });
+                } else if check && !gstin::checksum_ok(e) {
+                    s.push(GSTIN_INVALID, None, || {
+                        format!("E-commerce GSTIN {e} is invalid")
+                    });
+                }
+            }
+        }
+        if seller_shape && buyer_shape && sd.gstin == bd.gstin {
+            s.push(SAME_GSTIN, None, || {
+                format!(
+                    "Supplier and recipient GSTIN {} must not be the same",
+                    sd.gstin
+                )
+            });
+        }
+
+        let mut seller_aato = None;
+        if let Some(tps) = &self.taxpayers {
+            if seller_valid {
+                match tps.get(&sd.gstin) {
+                    None => s.push(GSTIN_INVALID, None, || {
+                        format!(
+                            "Supplier GSTIN {} is not present in the invoice system",
+                            sd.gstin
+                        )
+                    }),
+                    Some(t) => {
+                        seller_aato = Some(t.aato_crore);
+                        if t.status != TaxpayerStatus::Active {
+                            s.push(GSTIN_INACTIVE, None, || {
+                                format!("Supplier GSTIN {} is not active", sd.gstin)
+                            });
+                        }
+                        if t.kind == "SEZ" {
+                            s.push(SELLER_SEZ, None, || {
+                                format!(
+                                    "Cannot generate e-invoice: supplier GSTIN {} is an SEZ unit",
+                                    sd.gstin
+                                )
+                            });
+                        }
+                    }
+                }
+            }
+            if buyer_valid {
+                match tps.get(&bd.gstin) {
+                    None => s.push(GSTIN_INVALID, None, || {
+                        format!(
+                            "Recipient GSTIN {} is not present in the invoice system",
+                            bd.gstin
+                        )
+                    }),
+                    Some(t) => {
+                        if t.status != TaxpayerStatus::Active {
+                            s.push(GSTIN_INACTIVE, None, || {
+                                format!("Recipient GSTIN {} is not active", bd.gstin)
+                            });
+                        }
+                        let buyer_sez = t.kind == "SEZ";
+                        match sup {
+                            Some(x) if buyer_sez && !x.is_sez() => {
+                                s.push(BUYER_SEZ, None, || {
+                                    format!("Recipient GSTIN {} is an SEZ unit: it cannot be the recipient for supply type {}", bd.gstin, x.name())
+                                });
+                            }
+                            Some(x) if !buyer_sez && x.is_sez() => {
+                                s.push(BUYER_NOT_SEZ, None, || {
+                                    format!("Recipient GSTIN {} should be an SEZ unit for supply type {}", bd.gstin, x.name())
+                                });
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+            }
+        }
+
+        // --- states and PINs ---
+        let seller_st = self.state(&sd.stcd);
+        if !matches!(
+            seller_st,
+            Some((_, StateKind::State | StateKind::OtherTerritory))
+        ) {
+            s.push(SELLER_STATE, None, || {
+                format!("Invalid supplier state code {}", Shown(&sd.stcd))
+            });
+        }
+        let seller_prefix = if seller_shape {
+            state_code(gstin::state_prefix(&sd.gstin))
+        } else {
+            None
+        };
+        if let (Some(p), Some((n, _))) = (seller_prefix, seller_st) {
+            if p != n {
+                s.push(SELLER_STATE_GSTIN, None, || {
+                    format!(
+                        "Supplier GSTIN {} state code does not match the supplier state code {}",
+                        sd.gstin, sd.stcd
+                    )
+                });
+            }
+        }
+        let buyer_st = self.state(&bd.stcd);
+        if buyer_st.is_none() {
+            s.push(BUYER_STATE, None, || {
+                format!("Invalid recipient state code {}", Shown(&bd.stcd))
+            });
+        }
+        if let (true, Some((n, _))) = (buyer_shape, buyer_st) {
+            let exempt = (export || sez) && n == FOREIGN;
+            if !exempt && state_code(gstin::state_prefix(&bd.gstin)) != Some(n) {
+                s.push(BUYER_STATE_GSTIN, None, || {
+                    format!(
+                        "Recipient GSTIN {} state code does not match the recipient state code {}",
+                        bd.gstin, bd.stcd
+                    )
+                });
+            }
+        }
+        let pos = self.state(&bd.pos);
+        if pos.is_none() {
+            s.push(POS_INVALID, None, || {
+                format!("POS {} should be a valid state code", Shown(&bd.pos))
+            });
+        }
+        let disp_st = inv.disp_dtls.as_ref().map(|d| (d, self.state(&d.stcd)));
+        if let Some((d, None)) = &disp_st {
+            s.push(DISP_SHIP_STATE, None, || {
+                format!("Invalid state code {} in dispatch details", Shown(&d.stcd))
+            });
+        }
+        let ship_st = inv.ship_dtls.as_ref().map(|d| (d, self.state(&d.stcd)));
+        if let Some((d, None)) = &ship_st {
+            s.push(DISP_SHIP_STATE, None, || {
+                format!("Invalid state code {} in ship details", Shown(&d.stcd))
+            });
+        }
+        self.pin_check(s, PIN_STATE, "Supplier", sd.pin.0, seller_st, &sd.stcd);
+        if let Some(p) = bd.pin {
+            self.pin_check(s, BUYER_PIN_STATE, "Recipient", p.0, buyer_st, &bd.stcd);
+        }
+        if let Some((d, st)) = disp_st {
+            self.pin_check(s, PIN_STATE, "Dispatch", d.pin.0, st, &d.stcd);
+        }
+        if let Some((d, st)) = ship_st {
+            self.pin_check(s, PIN_STATE, "Ship-to", d.pin.0, st, &d.stcd);
+        }
+
+        // --- export details against the masters ---
+        if let Some(e) = &inv.exp_dtls {
+            if let Some(p) = &e.port {
+                let shape =
+                    (2..=10).contains(&p.len()) && p.bytes().all(|c| c.is_ascii_alphanumeric());
+                if !shape || !self.masters.port_ok(p) {
+                    s.push(PORT, None, || format!("Invalid port code {}", Shown(p)));
+                }
+            }
+            if let Some(c) = &e.cnt_code {
+                let shape = c.len() == 2 && c.bytes().all(|b| b.is_ascii_uppercase());
+                if !shape || !self.masters.country_ok(c) {
+                    s.push(COUNTRY, None, || {
+                        format!("Invalid country code {}", Shown(c))
+                    });
+                }
+            }
+            if let Some(c) = &e.for_cur {
+                if !letters(c, 3, 16) || !self.masters.currency_ok(c) {
+                    s.push(CURRENCY, None, || {
+                        format!("Invalid foreign currency code {}", Shown(c))
+                    });
+                }
+            }
+        }
+
+        // --- supply types ---
+        let pos_n = pos.map(|p| p.0);
+        let seller_state = seller_prefix.or(seller_st.map(|x| x.0));
+        if let Some(x) = sup {
+            let name = x.name();
+            if export {
+                if !buyer_urp {
+                    s.push(EXPORT_URP, None, || {
+                        format!("Recipient GSTIN should be URP for supply type {name}")
+                    });
+                }
+                if pos_n.is_some_and(|p| p != FOREIGN) {
+                    s.push(EXPORT_POS_96, None, || {
+                        format!("POS should be other country (96) for {name} transaction")
+                    });
+                }
+                if buyer_st.is_some_and(|b| b.0 != FOREIGN) {
+                    s.push(EXPORT_BUYER_STATE_96, None, || {
+                        format!("Recipient state code should be 96 for {name}")
+                    });
+                }
+                if inv.exp_dtls.is_none() {
+                    s.push(EXP_DTLS_REQUIRED, None, || {
+                        format!("Export details are required for supply type {name}")
+                    });
+                }
+            } else {
+                if buyer_urp {
+                    if x == SupTyp::Dexp {
+                        s.push(DEXP_URP, None, || {
+                            "Recipient GSTIN cannot be URP for deemed exports".to_owned()
+                        });
+                    } else {
+                        s.push(BUYER_URP, None, || {
+                            format!("Recipient GSTIN cannot be URP for supply type {name}")
+                        });
+                    }
+                }
+                if sez && self.rules.sez_recipient_pos_96 {
+                    if pos_n.is_some_and(|p| p != FOREIGN) {
+                        s.push(SEZ_POS_96, None, || {
+                            format!(
+                                "Recipient POS must be other country (96) for transaction {name}"
+                            )
+                        });
+                    }
+                    if buyer_st.is_some_and(|b| b.0 != FOREIGN) {
+                        s.push(EXPORT_BUYER_STATE_96, None, || {
+                            format!("Recipient state code should be 96 for {name}")
+                        });
+                    }
+                }
+                let transport_only = !inv.item_list.is_empty()
+                    && inv
+                        .item_list
+                        .iter()
+                        .all(|it| it.hsn_cd.starts_with("9965") || it.hsn_cd.starts_with("9968"));
+                if !sez && pos_n == Some(FOREIGN) && !transport_only {
+                    s.push(POS_96_NOT_ALLOWED, None, || {
+                        format!("POS must not be 96 (other country) for transaction type {name}")
+                    });
+                }
+            }
+            if rcm && x != SupTyp::B2b {
+                s.push(RCM_B2B_ONLY, None, || {
+                    format!("Reverse charge is applicable only for B2B, not {name}")
+                });
+            }
+            if x == SupTyp::B2b {
+                if let (Some((d, Some((n, _)))), Some(p)) = (&ship_st, pos_n) {
+                    if *n != p {
+                        s.push(SHIP_STATE_POS, None, || {
+                            format!(
+                                "Ship-to state code {} must be equal to POS {} for B2B",
+                                d.stcd, bd.pos
+                            )
+                        });
+                    }
+                }
+            }
+        }
+        if igst_on_intra {
+            if let (Some(a), Some(p)) = (seller_state, pos_n) {
+                if a != p {
+                    s.push(IGST_ON_INTRA_POS, None, || {
+                        format!(
+                            "IgstOnIntra is Y: the supplier state code must be equal to POS {}",
+                            bd.pos
+                        )
+                    });
+                }
+            }
+        }
+
+        let regime = match sup {
+            None => Regime::Unknown,
+            Some(x) if x.is_export() => Regime::Igst {
+                cs_code: EXPORT_CGST_SGST,
+                zero: x == SupTyp::ExpWop,
+            },
+            Some(x) if x.is_sez() => Regime::Igst {
+                cs_code: SEZ_CGST_SGST,
+                zero: x == SupTyp::SezWop,
+            },
+            Some(_) if igst_on_intra => Regime::Igst {
+                cs_code: INTER_CGST_SGST,
+                zero: false,
+            },
+            Some(_) => match (seller_state, pos_n) {
+                (Some(a), Some(p)) if a == p => Regime::Intra,
+                (Some(_), Some(_)) => Regime::Igst {
+                    cs_code: INTER_CGST_SGST,
+                    zero: false,
+                },
+                _ => Regime::Unknown,
+            },
+        };
+
+        // --- items ---
+        let min_digits = match seller_aato {
+            Some(a) if a <= self.rules.hsn_small_aato_crore => self.rules.hsn_min_digits_small,
+            _ => self.rules.hsn_min_digits,
+        };
+        let mut sums = Sums::default();
+        let mut any_goods = false;
+        for (i, it) in inv.item_list.iter().enumerate() {
+            any_goods |= it.is_servc != "Y";
+            self.item_rules(s, i, it, min_digits, regime, rcm, &mut sums);
+        }
+        self.sl_no_unique(s, &inv.item_list);
+
+        // --- invoice totals (meaningless without items: 2228 says it all) ---
+        if !inv.item_list.is_empty() {
+            self.totals(inv, &sums, s);
+        }
+
+        // --- dates ---
+        let d = &inv.doc_dtls;
+        if let Some(dt) = clock::parse_doc_date(&d.dt).filter(|_| clock::doc_date_pattern_ok(&d.dt))
+        {
+            if dt > self.today {
+                s.push(FUTURE_DATE, None, || {
+                    format!("Document date {} cannot be a future date", d.dt)
+                });
+            }
+            if let Some(aato) = seller_aato {
+                if aato >= self.rules.reporting_window_aato_crore {
+                    let days = (self.today - dt).num_days();
+                    if days >= self.rules.reporting_window_days {
+                        s.push(self.rules.reporting_window_error_code, None, || {
+                            format!(
+                                "Document date {} is older than {} days: it cannot be reported by a taxpayer with AATO of {} crore or more",
+                                d.dt, self.rules.reporting_window_days, self.rules.reporting_window_aato_crore
+                            )
+                        });
+                    }
+                }
+            }
+        }
+
+        // --- credit / debit notes ---
+        let is_inv = d.typ.eq_ignore_ascii_case("INV");
+        let is_note = d.typ.eq_ignore_ascii_case("CRN") || d.typ.eq_ignore_ascii_case("DBN");
+        let has_prec = inv
+            .ref_dtls
+            .as_ref()
+            .and_then(|r| r.prec_doc_dtls.as_ref())
+            .is_some_and(|p| !p.is_empty());
+        if is_note && !has_prec && self.rules.require_preceding_doc_for_notes {
+            s.push(PREC_DOC_REQUIRED, None, || {
+                format!(
+                    "Original invoice number is required for document type {}",
+                    d.typ
+                )
+            });
+        }
+        if is_inv && has_prec && self.rules.reject_preceding_doc_for_inv {
+            s.push(PREC_DOC_FOR_INV, None, || {
+                "Original invoice number is not required for document type INV".to_owned()
+            });
+        }
+
+        // --- e-way bill ---
+        if let Some(e) = &inv.ewb_dtls {
+            if is_note {
+                s.push(EWB_DOC_TYPE, None, || {
+                    format!("E-way bill cannot be generated for document type {}", d.typ)
+                });
+            }
+            if !any_goods && !inv.item_list.is_empty() {
+                s.push(EWB_GOODS, None, || {
+                    "E-way bill needs at least one goods item (non-service HSN)".to_owned()
+                });
+            }
+            match e.trans_mode.as_deref() {
+                Some("1") if e.veh_no.is_none() || e.veh_type.is_none() => {
+                    s.push(EWB_ROAD, None, || {
+                        "Vehicle number and vehicle type are required for transport mode road"
+                            .to_owned()
+                    });
+                }
+                Some(m @ ("2" | "3" | "4"))
+                    if e.trans_doc_no.is_none() || e.trans_doc_dt.is_none() =>
+                {
+                    s.push(EWB_NON_ROAD, None, || {
+                        format!("Transport document number and date are required for transport mode {m}")
+                    });
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Invoice-level sums and totals (2182-2189, 2220, 2264).
+    fn totals(&self, inv: &Invoice, sums: &Sums, s: &mut Sink) {
+        let v = &inv.val_dtls;
+        let off = |given: Decimal, expected: Decimal| self.off(given, expected);
+        let total_check =
+            |s: &mut Sink, code: u16, given: Decimal, expected: Decimal, what: &str| {
+                if off(given, expected) {
+                    s.push(code, None, || {
+                        format!(
+                            "{what} {} does not match the sum of the items {}",
+                            given.normalize(),
+                            expected.normalize()
+                        )
+                    });
+                }
+            };
+        total_check(
+            s,
+            ASS_VAL,
+            v.ass_val.value,
+            sums.ass,
+            "Total taxable value (AssVal)",
+        );
+        total_check(
+            s,
+            SGST_VAL,
+            val(v.sgst_val),
+            sums.sgst,
+            "Total SGST value (SgstVal)",
+        );
+        total_check(
+            s,
+            CGST_VAL,
+            val(v.cgst_val),
+            sums.cgst,
+            "Total CGST value (CgstVal)",
+        );
+        total_check(
+            s,
+            IGST_VAL,
+            val(v.igst_val),
+            sums.igst,
+            "Total IGST value (IgstVal)",
+        );
+        total_check(
+            s,
+            CES_VAL,
+            val(v.ces_val),
+            sums.ces,
+            "Total cess value (CesVal)",
+        );
+        total_check(
+            s,
+            ST_CES_VAL,
+            val(v.st_ces_val),
+            sums.st_ces,
+            "Total state cess value (StCesVal)",
+        );
+        let discount = val(v.discount);
+        let expected_total = sums
+            .item_val
+            .saturating_add(val(v.oth_chrg))
+            .saturating_sub(discount)
+            .saturating_add(val(v.rnd_off_amt));
+        if off(v.tot_inv_val.value, expected_total) {
+            s.push(TOT_INV_VAL, None, || {
+                format!(
+                    "Invalid total invoice value {}: expected {} (item values + other charges - discount + round-off)",
+                    v.tot_inv_val.value.normalize(),
+                    expected_total.normalize()
+                )
+            });
+        }
+        if discount > Decimal::ZERO && discount >= v.tot_inv_val.value {
+            s.push(DISCOUNT, None, || {
+                format!(
+                    "Total discount {} cannot be more than or equal to the total invoice value",
+                    discount.normalize()
+                )
+            });
+        }
+        if self.rules.item_oth_chrg_sum {
+            total_check(
+                s,
+                OTH_CHRG_SUM,
+                val(v.oth_chrg),
+                sums.oth,
+                "Other charges (OthChrg)",
+            );
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn item_rules(
+        &self,
+        s: &mut Sink,
+        i: usize,
+        it: &Item,
+        min_digits: usize,
+        regime: Regime,
+        rcm: bool,
+        sums: &mut Sums,
+    ) {
+        let sl = &it.sl_no;
+        let hsn = &it.hsn_cd;
+        let at = Some(i);
+
+        // HSN, IsServc, quantity, unit, origin country, rate.
+        let hsn_pattern = hsn_pattern_ok(hsn);
+        if !hsn_pattern || !self.masters.hsn_ok(hsn) {
+            s.push(HSN, at, || {
+                format!("Invalid HSN code(s) {} for item {sl}", Shown(hsn))
+            });
+        } else if hsn.len() < min_digits {
+            s.push(HSN, at, || {
+                format!("Invalid HSN code(s) {hsn} for item {sl}: at least {min_digits} digits are required")
+            });
+        }
+        let service = it.is_servc == "Y";
+        let goods = it.is_servc == "N";
+        if hsn_pattern {
+            let sac = hsn.starts_with("99");
+            if service && !sac {
+                s.push(HSN_SERVICE, at, || {
+                    format!("HSN {hsn} of item {sl} is a goods code but IsServc is Y")
+                });
+            } else if goods && sac {
+                s.push(HSN_SERVICE, at, || {
+                    format!("HSN {hsn} of item {sl} is a service (SAC) code but IsServc is N")
+                });
+            }
+        }
+        if goods {
+            if it.qty.is_none() {
+                s.push(QTY_REQUIRED, at, || {
+                    format!("Quantity is required for HSN {hsn} (item {sl}, goods)")
+                });
+            }
+            if it.unit.is_none() {
+                s.push(UNIT_REQUIRED, at, || {
+                    format!("Unit is required for HSN {hsn} (item {sl}, goods)")
+                });
+            }
+        }
+        if let Some(u) = &it.unit {
+            if !self.unit_ok(u) {
+                s.push(UNIT, at, || {
+                    format!("Invalid item unit code(s) {} for item {sl}", Shown(u))
+                });
+            }
+        }
+        if let Some(c) = &it.org_cntry {
+            if !letters(c, 2, 2) || !self.masters.country_ok(c) {
+                s.push(COUNTRY, at, || {
+                    format!(
+                        "Invalid country code {} (origin country of item {sl})",
+                        Shown(c)
+                    )
+                });
+            }
+        }
+        let rate = it.gst_rt.value;
+        if !thousandths(rate).is_some_and(|r| self.rates.contains(&r)) {
+            s.push(GST_RATE, at, || {
+                format!(
+                    "Invalid GST rate {} for HSN {hsn} (item {sl})",
+                    rate.normalize()
+                )
+            });
+        }
+
+        // Arithmetic.
+        let off = |given: Decimal, expected: Decimal| self.off(given, expected);
+        let ass = it.ass_amt.value;
+        if let Some(q) = it.qty {
+            let expected = round2(q.value.saturating_mul(it.unit_price.value));
+            if off(it.tot_amt.value, expected) {
+                s.push(TOT_AMT, at, || {
+                    format!(
+                        "Invalid total amount {} for HSN {hsn} (item {sl}): Qty x UnitPrice is {}",
+                        it.tot_amt.value.normalize(),
+                        expected.normalize()
+                    )
+                });
+            }
+        }
+        let expected_ass = it.tot_amt.value.saturating_sub(val(it.discount));
+        if off(ass, expected_ass) {
+            s.push(ASS_AMT, at, || {
+                format!(
+                    "Invalid taxable value {} for HSN {hsn} (item {sl}): TotAmt - Discount is {}",
+                    ass.normalize(),
+                    expected_ass.normalize()
+                )
+            });
+        }
+        let igst = val(it.igst_amt);
+        let cgst = val(it.cgst_amt);
+        let sgst = val(it.sgst_amt);
+        match regime {
+            Regime::Intra => {
+                if igst > Decimal::ZERO {
+                    s.push(INTRA_IGST, at, || {
+                        format!("Intra-state supply: IGST is not applicable for item {sl} (HSN {hsn}), only CGST and SGST")
+                    });
+                }
+                if rate > Decimal::ZERO
+                    && ass > Decimal::ZERO
+                    && (it.cgst_amt.is_none() || it.sgst_amt.is_none())
+                {
+                    s.push(INTRA_CGST_SGST_REQUIRED, at, || {
+                        format!("CGST and SGST amounts are required for intra-state supply for HSN {hsn} (item {sl})")
+                    });
+                } else {
+                    let half = half_percent(ass, rate);
+                    if off(cgst, half) || off(sgst, half) {
+                        s.push(CGST_SGST_AMT, at, || {
+                            format!("Invalid SGST and CGST amounts for HSN {hsn} (item {sl}): expected {} each", half.normalize())
+                        });
+                    }
+                    if cgst != sgst {
+                        s.push(CGST_NE_SGST, at, || {
+                            format!("SGST and CGST amounts must be equal for HSN {hsn} (item {sl})")
+                        });
+                    }
+                }
+            }
+            Regime::Igst { cs_code, zero } => {
+                if cgst > Decimal::ZERO || sgst > Decimal::ZERO {
+                    s.push(cs_code, at, || {
+                        format!(
+                            "CGST and SGST are not applicable for item {sl} (HSN {hsn}), only IGST"
+                        )
+                    });
+                }
+                if zero {
+                    if igst > Decimal::ZERO {
+                        s.push(IGST_AMT, at, || {
+                            format!("Invalid IGST amount for HSN {hsn} (item {sl}): supply without payment of tax must carry no IGST")
+                        });
+                    }
+                } else {
+                    let expected = percent(ass, rate);
+                    if off(igst, expected) {
+                        s.push(IGST_AMT, at, || {
+                            format!(
+                                "Invalid IGST amount {} for HSN {hsn} (item {sl}): expected {}",
+                                igst.normalize(),
+                                expected.normalize()
+                            )
+                        });
+                    }
+                }
+            }
+            Regime::Unknown => {}
+        }
+        let ces = val(it.ces_amt);
+        let expected_ces = percent(ass, val(it.ces_rt));
+        if off(ces, expected_ces) {
+            s.push(CESS_AMT, at, || {
+                format!(
+                    "Invalid cess amount {} for HSN {hsn} (item {sl}): expected {}",
+                    ces.normalize(),
+                    expected_ces.normalize()
+                )
+            });
+        }
+        let st_ces = val(it.state_ces_amt);
+        let expected_st_ces = percent(ass, val(it.state_ces_rt));
+        if off(st_ces, expected_st_ces) {
+            s.push(STATE_CESS_AMT, at, || {
+                format!(
+                    "Invalid state cess amount {} for HSN {hsn} (item {sl}): expected {}",
+                    st_ces.normalize(),
+                    expected_st_ces.normalize()
+                )
+            });
+        }
+        let ces_non = val(it.ces_non_advl_amt);
+        let st_ces_non = val(it.state_ces_non_advl_amt);
+        let oth = val(it.oth_chrg);
+        let gst = igst.saturating_add(cgst).saturating_add(sgst);
+        let cess_all = ces
+            .saturating_add(ces_non)
+            .saturating_add(st_ces)
+            .saturating_add(st_ces_non);
+        let without_gst = ass.saturating_add(cess_all).saturating_add(oth);
+        let full = without_gst.saturating_add(gst);
+        let tiv = it.tot_item_val.value;
+        let tiv_ok = !off(tiv, full)
+            || (rcm && (!off(tiv, without_gst) || !off(tiv, ass.saturating_add(oth))));
+        if !tiv_ok {
+            s.push(TOT_ITEM_VAL, at, || {
+                format!(
+                    "Invalid total item value {} for HSN {hsn} (item {sl}): expected {}",
+                    tiv.normalize(),
+                    full.normalize()
+                )
+            });
+        }
+
+        add(&mut sums.ass, ass);
+        add(&mut sums.cgst, cgst);
+        add(&mut sums.sgst, sgst);
+        add(&mut sums.igst, igst);
+        add(&mut sums.ces, ces.saturating_add(ces_non));
+        add(&mut sums.st_ces, st_ces.saturating_add(st_ces_non));
+        add(&mut sums.item_val, tiv);
+        add(&mut sums.oth, oth);
+    }
+
+    /// True when `given` differs from `expected` by more than the tolerance.
+    fn off(&self, given: Decimal, expected: Decimal) -> bool {
+        let diff = given.saturating_sub(expected).abs();
+        match self.tolerances.get(diff.scale() as usize) {
+            Some(t) => diff > *t,
+            None => diff > self.tolerance,
+        }
+    }
+
+    /// Unit in the UQC master, case-insensitively, without allocating.
+    fn unit_ok(&self, unit: &str) -> bool {
+        if !letters(unit, 3, 8) {
+            return false;
+        }
+        let mut buf = [0u8; 8];
+        let upper = &mut buf[..unit.len()];
+        upper.copy_from_slice(unit.as_bytes());
+        upper.make_ascii_uppercase();
+        std::str::from_utf8(upper).is_ok_and(|u| self.masters.uqc_ok(u))
+    }
+
+    /// 2233: one violation listing the repeated serial numbers.
+    fn sl_no_unique(&self, s: &mut Sink, items: &[Item]) {
+        const SMALL: usize = 64;
+        let dup = if items.len() <= SMALL {
+            items
+                .iter()
+                .enumerate()
+                .any(|(i, a)| items[i + 1..].iter().any(|b| a.sl_no == b.sl_no))
+        } else {
+            let mut v: Vec<&str> = items.iter().map(|it| it.sl_no.as_str()).collect();
+            v.sort_unstable();
+            v.windows(2).any(|w| w[0] == w[1])
+        };
+        if dup {
+            s.push(DUP_SL_NO, None, || {
+                let mut v: Vec<&str> = items.iter().map(|it| it.sl_no.as_str()).collect();
+                v.sort_unstable();
+                let mut d: Vec<&str> = v
+                    .windows(2)
+                    .filter(|w| w[0] == w[1])
+                    .map(|w| w[0])
+                    .collect();
+                d.dedup();
+                format!(
+                    "Duplicate SlNo value(s) {} are not allowed in the item list",
+                    d.join(", ")
+                )
+            });
+        }
+    }
+}
+
+fn item_schema(s: &mut Sink, i: usize, it: &Item) {
+    text(s, Path::Item(i, "SlNo"), &it.sl_no, 1, 6, Pat::Digits);
+    opt_text(s, Path::Item(i, "PrdDesc"), &it.prd_desc, 3, 300, Pat::Noq);
+    flag(s, Path::Item(i, "IsServc"), &it.is_servc, &["Y", "N"]);
+    opt_text(s, Path::Item(i, "Barcde"), &it.barcde, 3, 30, Pat::Noq);
+    opt_num(s, Path::Item(i, "Qty"), it.qty, QTY);
+    opt_num(s, Path::Item(i, "FreeQty"), it.free_qty, QTY);
+    num(s, Path::Item(i, "UnitPrice"), it.unit_price, PRICE);
+    num(s, Path::Item(i, "TotAmt"), it.tot_amt, AMT);
+    opt_num(s, Path::Item(i, "Discount"), it.discount, AMT);
+    opt_num(s, Path::Item(i, "PreTaxVal"), it.pre_tax_val, AMT);
+    num(s, Path::Item(i, "AssAmt"), it.ass_amt, AMT);
+    num(s, Path::Item(i, "GstRt"), it.gst_rt, RATE);
+    opt_num(s, Path::Item(i, "IgstAmt"), it.igst_amt, AMT);
+    opt_num(s, Path::Item(i, "CgstAmt"), it.cgst_amt, AMT);
+    opt_num(s, Path::Item(i, "SgstAmt"), it.sgst_amt, AMT);
+    opt_num(s, Path::Item(i, "CesRt"), it.ces_rt, RATE);
+    opt_num(s, Path::Item(i, "CesAmt"), it.ces_amt, AMT);
+    opt_num(s, Path::Item(i, "CesNonAdvlAmt"), it.ces_non_advl_amt, AMT);
+    opt_num(s, Path::Item(i, "StateCesRt"), it.state_ces_rt, RATE);
+    opt_num(s, Path::Item(i, "StateCesAmt"), it.state_ces_amt, AMT);
+    opt_num(
+        s,
+        Path::Item(i, "StateCesNonAdvlAmt"),
+        it.state_ces_non_advl_amt,
+        AMT,
+    );
+    opt_num(s, Path::Item(i, "OthChrg"), it.oth_chrg, AMT);
+    num(s, Path::Item(i, "TotItemVal"), it.tot_item_val, AMT);
+    opt_text(
+        s,
+        Path::Item(i, "OrdLineRef"),
+        &it.ord_line_ref,
+        1,
+        50,
+        Pat::Noq,
+    );
+    opt_text(s, Path::Item(i, "PrdSlNo"), &it.prd_sl_no, 1, 20, Pat::Noq);
+    if let Some(b) = &it.bch_dtls {
+        text(s, Path::Item(i, "BchDtls/Nm"), &b.nm, 3, 20, Pat::Noq);
+        opt_date(s, Path::Item(i, "BchDtls/ExpDt"), &b.exp_dt);
+        opt_date(s, Path::Item(i, "BchDtls/WrDt"), &b.wr_dt);
+    }
+    for (j, a) in it.attrib_dtls.iter().flatten().enumerate() {
+        opt_text(
+            s,
+            Path::ItemArr(i, "AttribDtls", j, "Nm"),
+            &a.nm,
+            1,
+            100,
+            Pat::Noq,
+        );
+        opt_text(
+            s,
+            Path::ItemArr(i, "AttribDtls", j, "Val"),
+            &a.val,
+            1,
+            100,
+            Pat::Noq,
+        );
+    }
+}
+
+/// Length (in characters) and pattern of a string field; 2140 on failure.
+fn text(s: &mut Sink, path: Path, v: &str, min: usize, max: usize, pat: Pat) {
+    // Byte length bounds the character count from above and (over 4) from below.
+    let len = if v.is_ascii() {
+        v.len()
+    } else {
+        v.chars().count()
+    };
+    if len < min {
+        s.push(SCHEMA, path.item(), || {
+            format!("{path}: length {len} is below the minimum {min}")
+        });
+    } else if len > max {
+        s.push(SCHEMA, path.item(), || {
+            format!("{path}: length {len} is above the maximum {max}")
+        });
+    } else if !pat.ok(v) {
+        s.push(SCHEMA, path.item(), || {
+            format!(
+                "{path}: {} does not match the pattern ({})",
+                Shown(v),
+                pat.describe()
+            )
+        });
+    }
+}
+
+fn opt_text(s: &mut Sink, path: Path, v: &Option<String>, min: usize, max: usize, pat: Pat) {
+    if let Some(v) = v {
+        text(s, path, v, min, max, pat);
+    }
+}
+
+fn flag(s: &mut Sink, path: Path, v: &str, allowed: &[&str]) {
+    if !allowed.contains(&v) {
+        s.push(SCHEMA, path.item(), || {
+            format!("{path}: {} is not one of {}", Shown(v), allowed.join(", "))
+        });
+    }
+}
+
+fn date(s: &mut Sink, path: Path, v: &str) {
+    if !clock::doc_date_pattern_ok(v) || clock::parse_doc_date(v).is_none() {
+        s.push(SCHEMA, path.item(), || {
+            format!("{path}: {} is not a valid dd/mm/yyyy date", Shown(v))
+        });
+    }
+}
+
+fn opt_date(s: &mut Sink, path: Path, v: &Option<String>) {
+    if let Some(v) = v {
+        date(s, path, v);
+    }
+}
+
+fn num(s: &mut Sink, path: Path, n: Num, max: Max) {
+    if n.value.is_sign_negative() && !n.value.is_zero() {
+        s.push(SCHEMA, path.item(), || {
+            format!("{path}: {} is below the minimum 0", n.value.normalize())
+        });
+    } else if n.raw >= max.fast && n.value > max.exact {
+        s.push(SCHEMA, path.item(), || {
+            format!(
+                "{path}: {} is above the maximum {}",
+                n.value.normalize(),
+                max.exact
+            )
+        });
+    }
+}
+
+fn opt_num(s: &mut Sink, path: Path, n: Option<Num>, max: Max) {
+    if let Some(n) = n {
+        num(s, path, n, max);
+    }
+}
+
+fn int_range(s: &mut Sink, path: Path, v: i64, min: i64, max: i64) {
+    if v < min {
+        s.push(SCHEMA, path.item(), || {
+            format!("{path}: {v} is below the minimum {min}")
+        });
+    } else if v > max {
+        s.push(SCHEMA, path.item(), || {
+            format!("{path}: {v} is above the maximum {max}")
+        });
+    }
+}
+
+fn pin(s: &mut Sink, path: Path, v: i64) {
+    int_range(s, path, v, 100_000, 999_999);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+
+    const SELLER: &str = "29AAFCC9980M1ZR";
+    const INTER_BUYER: &str = "27AABCU9603R1ZN";
+    const SEZ_BUYER: &str = "33AAACI4798L1Z5";
+    const TCS: &str = "29AABCF8078M1C";
+
+    fn g(first14: &str) -> String {
+        gstin::with_check(first14).unwrap()
+    }
+
+    fn intra_buyer() -> String {
+        g("29AABCU9603R1Z")
+    }
+
+    fn today() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2025, 6, 15).unwrap()
+    }
+
+    fn masters() -> Arc<Masters> {
+        use std::sync::OnceLock;
+        static M: OnceLock<Arc<Masters>> = OnceLock::new();
+        M.get_or_init(|| Arc::new(Masters::embedded().unwrap()))
+            .clone()
+    }
+
+    fn taxpayers() -> Arc<Taxpayers> {
+        let text = format!(
+            "gstin,legal_name,state_code,status,aato_crore,type\n\
+             {SELLER},Acme,29,ACT,120,REG\n\
+             {},Buyer Intra,29,ACT,50,REG\n\
+             {INTER_BUYER},Buyer Inter,27,ACT,50,REG\n\
+             {SEZ_BUYER},Sez Unit,33,ACT,50,SEZ\n\
+             {},Cancelled,29,CNL,50,REG\n\
+             {},Sez Seller,29,ACT,50,SEZ\n\
+             {},Small Seller,29,ACT,3,REG\n",
+            intra_buyer(),
+            g("29AAACX1111A1Z"),
+            g("29AAACS2222B1Z"),
+            g("29AAACM3333C1Z"),
+        );
+        Arc::new(Taxpayers::parse(&text, std::path::Path::new("t.csv")).unwrap())
+    }
+
+    /// Intra-state B2B in Karnataka: a laptop line (goods) and an IT consulting line (service).
+    fn intra() -> Value {
+        json!({
+            "Version": "1.1",
+            "TranDtls": {"TaxSch": "GST", "SupTyp": "B2B", "RegRev": "N", "IgstOnIntra": "N"},
+            "DocDtls": {"Typ": "INV", "No": "INV/2025/001", "Dt": "10/06/2025"},
+            "SellerDtls": {"Gstin": SELLER, "LglNm": "Acme Private Limited", "Addr1": "12 MG Road",
+                "Loc": "Bengaluru", "Pin": 560001, "Stcd": "29", "Ph": "9876543210", "Em": "billing@acme.in"},
+            "BuyerDtls": {"Gstin": intra_buyer(), "LglNm": "Buyer Limited", "Pos": "29", "Addr1": "5 Residency Road",
+                "Loc": "Bengaluru", "Pin": 560034, "Stcd": "29"},
+            "ItemList": [
+                {"SlNo": "1", "PrdDesc": "Laptop", "IsServc": "N", "HsnCd": "847130", "Qty": 2, "Unit": "NOS",
+                 "UnitPrice": 50000, "TotAmt": 100000, "Discount": 0, "AssAmt": 100000, "GstRt": 18,
+                 "IgstAmt": 0, "CgstAmt": 9000, "SgstAmt": 9000, "TotItemVal": 118000},
+                {"SlNo": "2", "PrdDesc": "IT consulting", "IsServc": "Y", "HsnCd": "998313",
+                 "UnitPrice": 20000, "TotAmt": 20000, "AssAmt": 20000, "GstRt": 18,
+                 "CgstAmt": 1800, "SgstAmt": 1800, "TotItemVal": 23600}
+            ],
+            "ValDtls": {"AssVal": 120000, "CgstVal": 10800, "SgstVal": 10800, "IgstVal": 0, "TotInvVal": 141600}
+        })
+    }
+
+    fn to_igst(v: &mut Value) {
+        for (i, igst) in [(0, 18000), (1, 3600)] {
+            let it = &mut v["ItemList"][i];
+            it["IgstAmt"] = json!(igst);
+            it["CgstAmt"] = json!(0);
+            it["SgstAmt"] = json!(0);
+        }
+        v["ValDtls"]["CgstVal"] = json!(0);
+        v["ValDtls"]["SgstVal"] = json!(0);
+        v["ValDtls"]["IgstVal"] = json!(21600);
+    }
+
+    fn inter() -> Value {
+        let mut v = intra();
+        v["BuyerDtls"]["Gstin"] = json!(INTER_BUYER);
+        v["BuyerDtls"]["Pos"] = json!("27");
+        v["BuyerDtls"]["Stcd"] = json!("27");
+        v["BuyerDtls"]["Pin"] = json!(400001);
+        to_igst(&mut v);
+        v
+    }
+
+    fn export() -> Value {
+        let mut v = inter();
+        v["TranDtls"]["SupTyp"] = json!("EXPWP");
+        v["BuyerDtls"] = json!({"Gstin": "URP", "LglNm": "Foreign Buyer Inc", "Pos": "96",
+            "Addr1": "1 Main Street", "Loc": "New York", "Pin": 999999, "Stcd": "96"});
+        v["ExpDtls"] = json!({"ShipBNo": "1234567", "ShipBDt": "12/06/2025", "Port": "INMAA1",
+            "RefClm": "N", "ForCur": "USD", "CntCode": "US"});
+        v
+    }
+
+    fn export_wop() -> Value {
+        let mut v = export();
+        v["TranDtls"]["SupTyp"] = json!("EXPWOP");
+        for i in 0..2 {
+            v["ItemList"][i]["IgstAmt"] = json!(0);
+        }
+        v["ItemList"][0]["TotItemVal"] = json!(100000);
+        v["ItemList"][1]["TotItemVal"] = json!(20000);
+        v["ValDtls"]["IgstVal"] = json!(0);
+        v["ValDtls"]["TotInvVal"] = json!(120000);
+        v
+    }
+
+    fn sez() -> Value {
+        let mut v = inter();
+        v["TranDtls"]["SupTyp"] = json!("SEZWP");
+        v["BuyerDtls"]["Gstin"] = json!(SEZ_BUYER);
+        v["BuyerDtls"]["Pos"] = json!("33");
+        v["BuyerDtls"]["Stcd"] = json!("33");
+        v["BuyerDtls"]["Pin"] = json!(600001);
+        v
+    }
+
+    fn dexp() -> Value {
+        let mut v = inter();
+        v["TranDtls"]["SupTyp"] = json!("DEXP");
+        v
+    }
+
+    fn crn() -> Value {
+        let mut v = intra();
+        v["DocDtls"] = json!({"Typ": "CRN", "No": "CN/2025/7", "Dt": "12/06/2025"});
+        v["RefDtls"] = json!({"PrecDocDtls": [{"InvNo": "INV/2025/001", "InvDt": "10/06/2025"}]});
+        v
+    }
+
+    fn ewb() -> Value {
+        let mut v = intra();
+        v["EwbDtls"] =
+            json!({"TransMode": "1", "Distance": 12, "VehNo": "KA01AB1234", "VehType": "R"});
+        v
+    }
+
+    fn ecm() -> Value {
+        let mut v = intra();
+        v["TranDtls"]["EcmGstin"] = json!(g(TCS));
+        v
+    }
+
+    /// Reverse charge with TotItemVal excluding GST, as India Compliance reports it.
+    fn rcm() -> Value {
+        let mut v = intra();
+        v["TranDtls"]["RegRev"] = json!("Y");
+        v["ItemList"][0]["TotItemVal"] = json!(100000);
+        v["ItemList"][1]["TotItemVal"] = json!(20000);
+        v["ValDtls"]["TotInvVal"] = json!(120000);
+        v
+    }
+
+    fn igst_on_intra() -> Value {
+        let mut v = intra();
+        v["TranDtls"]["IgstOnIntra"] = json!("Y");
+        to_igst(&mut v);
+        v
+    }
+
+    /// Courier service to a foreign POS from a domestic supplier (Jan 2023 rule).
+    fn transport_pos_96() -> Value {
+        let mut v = inter();
+        v["BuyerDtls"]["Pos"] = json!("96");
+        v["ItemList"] = json!([{"SlNo": "1", "IsServc": "Y", "HsnCd": "996812", "UnitPrice": 1000,
+            "TotAmt": 1000, "AssAmt": 1000, "GstRt": 18, "IgstAmt": 180, "TotItemVal": 1180}]);
+        v["ValDtls"] = json!({"AssVal": 1000, "IgstVal": 180, "TotInvVal": 1180});
+        v
+    }
+
+    /// Every optional object present and valid.
+    fn full() -> Value {
+        let mut v = intra();
+        v["DispDtls"] = json!({"Nm": "Acme Warehouse", "Addr1": "Plot 4", "Addr2": "Peenya",
+            "Loc": "Bengaluru", "Pin": 560058, "Stcd": "29"});
+        v["ShipDtls"] = json!({"Gstin": intra_buyer(), "LglNm": "Buyer Limited", "Addr1": "Site 9",
+            "Loc": "Mysuru", "Pin": 570001, "Stcd": "29"});
+        v["PayDtls"] = json!({"Nm": "Buyer Limited", "Mode": "Credit", "CrDay": 30, "PaidAmt": 0, "PaymtDue": 141600});
+        v["RefDtls"] = json!({"InvRm": "Thanks", "DocPerdDtls": {"InvStDt": "01/06/2025", "InvEndDt": "30/06/2025"},
+            "ContrDtls": [{"PORefr": "PO-77", "PORefDt": "01/06/2025"}]});
+        v["AddlDocDtls"] = json!([{"Url": "https://acme.in/x", "Info": "terms"}]);
+        v["ItemList"][0]["BchDtls"] = json!({"Nm": "BATCH1", "ExpDt": "01/01/2028"});
+        v["ItemList"][0]["AttribDtls"] = json!([{"Nm": "colour", "Val": "black"}]);
+        v["ItemList"][0]["OrgCntry"] = json!("IN");
+        v["EwbDtls"] = json!({"TransId": intra_buyer(), "TransName": "Fast Movers", "TransMode": "1",
+            "Distance": 150, "VehNo": "KA01AB1234", "VehType": "R"});
+        v
+    }
+
+    fn validator(rules: &RulesConfig, with_tp: bool) -> Validator {
+        Validator::new(rules, masters(), with_tp.then(taxpayers), today())
+    }
+
+    fn run(v: &Value, rules: &RulesConfig, with_tp: bool) -> Vec<Violation> {
+        let inv: Invoice = serde_json::from_value(v.clone()).expect("test invoice parses");
+        validator(rules, with_tp).validate(&inv)
+    }
+
+    fn set(v: &mut Value, ptr: &str, x: Value) {
+        if let Some(slot) = v.pointer_mut(ptr) {
+            *slot = x;
+            return;
+        }
+        let (parent, key) = ptr.rsplit_once('/').unwrap();
+        let obj = v.pointer_mut(parent).and_then(Value::as_object_mut);
+        obj.unwrap_or_else(|| panic!("no {parent}"))
+            .insert(key.to_owned(), x);
+    }
+
+    fn del(v: &mut Value, ptr: &str) {
+        let (parent, key) = ptr.rsplit_once('/').unwrap();
+        v.pointer_mut(parent)
+            .unwrap()
+            .as_object_mut()
+            .unwrap()
+            .remove(key)
+            .unwrap();
+    }
+
+    #[test]
+    fn baselines_are_valid() {
+        let rules = RulesConfig::default();
+        for (name, v) in [
+            ("intra", intra()),
+            ("inter", inter()),
+            ("export", export()),
+            ("export_wop", export_wop()),
+            ("sez", sez()),
+            ("dexp", dexp()),
+            ("crn", crn()),
+            ("ewb", ewb()),
+            ("ecm", ecm()),
+            ("rcm", rcm()),
+            ("igst_on_intra", igst_on_intra()),
+            ("transport_pos_96", transport_pos_96()),
+            ("full", full()),
+        ] {
+            for tp in [false, true] {
+                let got = run(&v, &rules, tp);
+                assert!(got.is_empty(), "{name} (taxpayers {tp}): {got:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn validator_is_send_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<Validator>();
+    }
+
+    #[test]
+    fn decimal_limits() {
+        assert_eq!(QTY_MAX.to_string(), "9999999999.999");
+        assert_eq!(PRICE_MAX.to_string(), "999999999999.999");
+        assert_eq!(AMT_MAX.to_string(), "999999999999.99");
+        assert_eq!(RATE_MAX.to_string(), "999.999");
+        assert_eq!(VAL_MAX.to_string(), "99999999999999.99");
+        assert_eq!(
+            percent(Decimal::new(10001, 2), Decimal::from(18)).to_string(),
+            "18.00"
+        );
+        assert_eq!(
+            half_percent(Decimal::new(333, 0), Decimal::from(5)).to_string(),
+            "8.33"
+        );
+        assert_eq!(
+            half_percent(Decimal::new(1, 1), Decimal::from(5)).to_string(),
+            "0.00"
+        );
+        assert_eq!(
+            percent(Decimal::new(10, 0), Decimal::new(125, 3)).to_string(),
+            "0.01"
+        );
+    }
+
+    type Mutation = fn(&mut Value);
+    type RulesTweak = fn(&mut RulesConfig);
+
+    struct Case {
+        name: &'static str,
+        base: fn() -> Value,
+        mutate: Mutation,
+        rules: RulesTweak,
+        taxpayers: bool,
+        code: u16,
+    }
+
+    fn no_tweak(_: &mut RulesConfig) {}
+
+    const fn case(name: &'static str, base: fn() -> Value, mutate: Mutation, code: u16) -> Case {
+        Case {
+            name,
+            base,
+            mutate,
+            rules: no_tweak,
+            taxpayers: false,
+            code,
+        }
+    }
+
+    const fn tp_case(name: &'static str, base: fn() -> Value, mutate: Mutation, code: u16) -> Case {
+        Case {
+            name,
+            base,
+            mutate,
+            rules: no_tweak,
+            taxpayers: true,
+            code,
+        }
+    }
+
+    const fn rule_case(
+        name: &'static str,
+        base: fn() -> Value,
+        mutate: Mutation,
+        rules: RulesTweak,
+        code: u16,
+    ) -> Case {
+        Case {
+            name,
+            base,
+            mutate,
+            rules,
+            taxpayers: false,
+            code,
+        }
+    }
+
+    fn cases() -> Vec<Case> {
+        vec![
+            // schema
+            case(
+                "version too long",
+                intra,
+                |v| set(v, "/Version", json!("1.1.1.1.1")),
+                2140,
+            ),
+            case(
+                "irn wrong length",
+                intra,
+                |v| set(v, "/Irn", json!("abc")),
+                2140,
+            ),
+            case(
+                "tax scheme",
+                intra,
+                |v| set(v, "/TranDtls/TaxSch", json!("VAT")),
+                2140,
+            ),
+            case(
+                "supply type",
+                intra,
+                |v| set(v, "/TranDtls/SupTyp", json!("B2C")),
+                2140,
+            ),
+            case(
+                "reg rev value",
+                intra,
+                |v| set(v, "/TranDtls/RegRev", json!("X")),
+                2159,
+            ),
+            case(
+                "ecm gstin shape",
+                intra,
+                |v| set(v, "/TranDtls/EcmGstin", json!("29abc")),
+                2140,
+            ),
+            case(
+                "igst on intra value",
+                intra,
+                |v| set(v, "/TranDtls/IgstOnIntra", json!("y")),
+                2263,
+            ),
+            case(
+                "doc type",
+                intra,
+                |v| set(v, "/DocDtls/Typ", json!("BIL")),
+                2161,
+            ),
+            case(
+                "doc no leading zero",
+                intra,
+                |v| set(v, "/DocDtls/No", json!("0INV1")),
+                2140,
+            ),
+            case(
+                "doc no too long",
+                intra,
+                |v| set(v, "/DocDtls/No", json!("A2345678901234567")),
+                2140,
+            ),
+            case(
+                "doc no bad char",
+                intra,
+                |v| set(v, "/DocDtls/No", json!("INV_1")),
+                2140,
+            ),
+            case(
+                "doc date format",
+                intra,
+                |v| set(v, "/DocDtls/Dt", json!("2025-06-10")),
+                2225,
+            ),
+            case(
+                "doc date calendar",
+                intra,
+                |v| set(v, "/DocDtls/Dt", json!("31/02/2025")),
+                2225,
+            ),
+            case(
+                "seller urp",
+                intra,
+                |v| set(v, "/SellerDtls/Gstin", json!("URP")),
+                2213,
+            ),
+            case(
+                "seller gstin shape",
+                intra,
+                |v| set(v, "/SellerDtls/Gstin", json!("29aafcc9980m1zr")),
+                2140,
+            ),
+            case(
+                "seller name short",
+                intra,
+                |v| set(v, "/SellerDtls/LglNm", json!("Ac")),
+                2140,
+            ),
+            case(
+                "seller name quote",
+                intra,
+                |v| set(v, "/SellerDtls/LglNm", json!("Acme \"Best\"")),
+                2140,
+            ),
+            case(
+                "seller addr2 short",
+                intra,
+                |v| set(v, "/SellerDtls/Addr2", json!("ab")),
+                2140,
+            ),
+            case(
+                "seller loc too long",
+                intra,
+                |v| set(v, "/SellerDtls/Loc", json!("x".repeat(51))),
+                2140,
+            ),
+            case(
+                "seller pin range",
+                intra,
+                |v| set(v, "/SellerDtls/Pin", json!(56001)),
+                2140,
+            ),
+            case(
+                "seller phone",
+                intra,
+                |v| set(v, "/SellerDtls/Ph", json!("98765-4321")),
+                2140,
+            ),
+            case(
+                "seller email",
+                intra,
+                |v| set(v, "/SellerDtls/Em", json!("billing.acme.in")),
+                2140,
+            ),
+            case(
+                "buyer gstin shape",
+                intra,
+                |v| set(v, "/BuyerDtls/Gstin", json!("ABC")),
+                2140,
+            ),
+            case(
+                "buyer backslash",
+                intra,
+                |v| set(v, "/BuyerDtls/Addr1", json!("a\\b")),
+                2140,
+            ),
+            case(
+                "buyer pin range",
+                intra,
+                |v| set(v, "/BuyerDtls/Pin", json!(1000000)),
+                2140,
+            ),
+            case(
+                "disp name short",
+                full,
+                |v| set(v, "/DispDtls/Nm", json!("W")),
+                2140,
+            ),
+            case(
+                "ship gstin shape",
+                full,
+                |v| set(v, "/ShipDtls/Gstin", json!("29-123")),
+                2140,
+            ),
+            case("no items", intra, |v| set(v, "/ItemList", json!([])), 2228),
+            rule_case("too many items", intra, |_| {}, |r| r.max_items = 1, 2173),
+            case(
+                "sl no pattern",
+                intra,
+                |v| set(v, "/ItemList/0/SlNo", json!("1a")),
+                2140,
+            ),
+            case(
+                "prd desc short",
+                intra,
+                |v| set(v, "/ItemList/0/PrdDesc", json!("PC")),
+                2140,
+            ),
+            case(
+                "is servc value",
+                intra,
+                |v| set(v, "/ItemList/0/IsServc", json!("X")),
+                2140,
+            ),
+            case(
+                "negative amount",
+                intra,
+                |v| set(v, "/ItemList/0/Discount", json!(-1)),
+                2140,
+            ),
+            case(
+                "rate too large",
+                intra,
+                |v| set(v, "/ItemList/0/CesRt", json!(1000)),
+                2140,
+            ),
+            case(
+                "qty too large",
+                intra,
+                |v| set(v, "/ItemList/0/FreeQty", json!(1e11)),
+                2140,
+            ),
+            case(
+                "batch name long",
+                full,
+                |v| set(v, "/ItemList/0/BchDtls/Nm", json!("x".repeat(21))),
+                2140,
+            ),
+            case(
+                "batch date",
+                full,
+                |v| set(v, "/ItemList/0/BchDtls/ExpDt", json!("31/13/2027")),
+                2140,
+            ),
+            case(
+                "attrib empty",
+                full,
+                |v| set(v, "/ItemList/0/AttribDtls/0/Val", json!("")),
+                2140,
+            ),
+            case(
+                "round off",
+                intra,
+                |v| set(v, "/ValDtls/RndOffAmt", json!(100)),
+                2140,
+            ),
+            case(
+                "val too large",
+                intra,
+                |v| set(v, "/ValDtls/TotInvValFc", json!(1e15)),
+                2140,
+            ),
+            case(
+                "cr day",
+                full,
+                |v| set(v, "/PayDtls/CrDay", json!(10000)),
+                2140,
+            ),
+            case(
+                "ifsc too long",
+                full,
+                |v| set(v, "/PayDtls/FinInsBr", json!("HDFC00001234")),
+                2140,
+            ),
+            case(
+                "doc period date",
+                full,
+                |v| set(v, "/RefDtls/DocPerdDtls/InvEndDt", json!("30/06/2035")),
+                2140,
+            ),
+            case(
+                "prec inv no",
+                crn,
+                |v| set(v, "/RefDtls/PrecDocDtls/0/InvNo", json!("/1")),
+                2140,
+            ),
+            case(
+                "prec inv date",
+                crn,
+                |v| set(v, "/RefDtls/PrecDocDtls/0/InvDt", json!("29/02/2025")),
+                2140,
+            ),
+            case(
+                "po ref date",
+                full,
+                |v| set(v, "/RefDtls/ContrDtls/0/PORefDt", json!("1/6/2025")),
+                2140,
+            ),
+            case(
+                "addl url short",
+                full,
+                |v| set(v, "/AddlDocDtls/0/Url", json!("x")),
+                2140,
+            ),
+            case(
+                "ship bill date",
+                export,
+                |v| set(v, "/ExpDtls/ShipBDt", json!("00/06/2025")),
+                2140,
+            ),
+            case(
+                "ref clm",
+                export,
+                |v| set(v, "/ExpDtls/RefClm", json!("YES")),
+                2140,
+            ),
+            case(
+                "trans id",
+                full,
+                |v| set(v, "/EwbDtls/TransId", json!("TRANS1")),
+                2140,
+            ),
+            case(
+                "trans mode",
+                ewb,
+                |v| set(v, "/EwbDtls/TransMode", json!("5")),
+                2140,
+            ),
+            case(
+                "distance",
+                ewb,
+                |v| set(v, "/EwbDtls/Distance", json!(4001)),
+                2140,
+            ),
+            case(
+                "veh no",
+                ewb,
+                |v| set(v, "/EwbDtls/VehNo", json!("KA 01")),
+                2140,
+            ),
+            case(
+                "veh type",
+                ewb,
+                |v| set(v, "/EwbDtls/VehType", json!("X")),
+                2140,
+            ),
+            case(
+                "trans doc no",
+                ewb,
+                |v| set(v, "/EwbDtls/TransDocNo", json!("LR 1")),
+                2140,
+            ),
+            // GSTINs
+            case(
+                "seller checksum",
+                intra,
+                |v| set(v, "/SellerDtls/Gstin", json!("29AAFCC9980M1ZA")),
+                3028,
+            ),
+            case(
+                "buyer checksum",
+                intra,
+                |v| set(v, "/BuyerDtls/Gstin", json!("29AABCU9603R1ZA")),
+                3028,
+            ),
+            case(
+                "seller state mismatch",
+                intra,
+                |v| set(v, "/SellerDtls/Gstin", json!(INTER_BUYER)),
+                2258,
+            ),
+            case(
+                "buyer state mismatch",
+                intra,
+                |v| set(v, "/BuyerDtls/Gstin", json!(INTER_BUYER)),
+                2265,
+            ),
+            case(
+                "same gstin",
+                intra,
+                |v| set(v, "/BuyerDtls/Gstin", json!(SELLER)),
+                2211,
+            ),
+            case(
+                "ecm not tcs",
+                intra,
+                |v| set(v, "/TranDtls/EcmGstin", json!(INTER_BUYER)),
+                2195,
+            ),
+            tp_case(
+                "seller unknown",
+                intra,
+                |v| set(v, "/SellerDtls/Gstin", json!(g("29AAACZ9999Z1Z"))),
+                3028,
+            ),
+            tp_case(
+                "buyer unknown",
+                intra,
+                |v| set(v, "/BuyerDtls/Gstin", json!(g("29AAACZ9999Z1Z"))),
+                3028,
+            ),
+            tp_case(
+                "buyer cancelled",
+                intra,
+                |v| set(v, "/BuyerDtls/Gstin", json!(g("29AAACX1111A1Z"))),
+                3029,
+            ),
+            tp_case(
+                "seller sez",
+                intra,
+                |v| set(v, "/SellerDtls/Gstin", json!(g("29AAACS2222B1Z"))),
+                2231,
+            ),
+            tp_case(
+                "b2b to sez",
+                inter,
+                |v| {
+                    set(v, "/BuyerDtls/Gstin", json!(SEZ_BUYER));
+                    set(v, "/BuyerDtls/Pos", json!("33"));
+                    set(v, "/BuyerDtls/Stcd", json!("33"));
+                    set(v, "/BuyerDtls/Pin", json!(600001));
+                },
+                2246,
+            ),
+            tp_case(
+                "sez to non sez",
+                inter,
+                |v| set(v, "/TranDtls/SupTyp", json!("SEZWP")),
+                2247,
+            ),
+            // states and PINs
+            case(
+                "seller state",
+                intra,
+                |v| set(v, "/SellerDtls/Stcd", json!("99")),
+                2259,
+            ),
+            case(
+                "seller state zero",
+                intra,
+                |v| set(v, "/SellerDtls/Stcd", json!("00")),
+                2259,
+            ),
+            case(
+                "buyer state",
+                intra,
+                |v| set(v, "/BuyerDtls/Stcd", json!("25")),
+                2260,
+            ),
+            case(
+                "pos invalid",
+                intra,
+                |v| set(v, "/BuyerDtls/Pos", json!("X")),
+                2243,
+            ),
+            case(
+                "dispatch state",
+                full,
+                |v| set(v, "/DispDtls/Stcd", json!("98")),
+                2200,
+            ),
+            case(
+                "ship state",
+                full,
+                |v| set(v, "/ShipDtls/Stcd", json!("0")),
+                2200,
+            ),
+            case(
+                "seller pin state",
+                intra,
+                |v| set(v, "/SellerDtls/Pin", json!(110001)),
+                2178,
+            ),
+            case(
+                "dispatch pin state",
+                full,
+                |v| set(v, "/DispDtls/Pin", json!(400001)),
+                2178,
+            ),
+            case(
+                "buyer pin state",
+                intra,
+                |v| set(v, "/BuyerDtls/Pin", json!(400001)),
+                3039,
+            ),
+            // supply types
+            case(
+                "export buyer not urp",
+                export,
+                |v| {
+                    set(v, "/BuyerDtls/Gstin", json!(INTER_BUYER));
+                },
+                2248,
+            ),
+            case(
+                "export pos",
+                export,
+                |v| set(v, "/BuyerDtls/Pos", json!("27")),
+                2232,
+            ),
+            case(
+                "export buyer state",
+                export,
+                |v| set(v, "/BuyerDtls/Stcd", json!("27")),
+                2261,
+            ),
+            case(
+                "export cgst",
+                export,
+                |v| set(v, "/ItemList/0/CgstAmt", json!(10)),
+                2180,
+            ),
+            case(
+                "export details missing",
+                export,
+                |v| del(v, "/ExpDtls"),
+                2208,
+            ),
+            case(
+                "export wop igst",
+                export_wop,
+                |v| set(v, "/ItemList/0/IgstAmt", json!(18000)),
+                2235,
+            ),
+            case(
+                "export port",
+                export,
+                |v| set(v, "/ExpDtls/Port", json!("XXABC9")),
+                2201,
+            ),
+            case(
+                "export country",
+                export,
+                |v| set(v, "/ExpDtls/CntCode", json!("us")),
+                2202,
+            ),
+            case(
+                "export currency",
+                export,
+                |v| set(v, "/ExpDtls/ForCur", json!("XYZ")),
+                2203,
+            ),
+            case(
+                "b2b urp",
+                intra,
+                |v| set(v, "/BuyerDtls/Gstin", json!("URP")),
+                2212,
+            ),
+            case(
+                "sez urp",
+                sez,
+                |v| set(v, "/BuyerDtls/Gstin", json!("URP")),
+                2212,
+            ),
+            case(
+                "dexp urp",
+                dexp,
+                |v| set(v, "/BuyerDtls/Gstin", json!("URP")),
+                2171,
+            ),
+            case(
+                "b2b pos 96",
+                inter,
+                |v| set(v, "/BuyerDtls/Pos", json!("96")),
+                2242,
+            ),
+            case(
+                "sez cgst",
+                sez,
+                |v| set(v, "/ItemList/1/SgstAmt", json!(5)),
+                2237,
+            ),
+            rule_case(
+                "sez pos 96 rule",
+                sez,
+                |_| {},
+                |r| r.sez_recipient_pos_96 = true,
+                2229,
+            ),
+            rule_case(
+                "sez stcd 96 rule",
+                sez,
+                |_| {},
+                |r| r.sez_recipient_pos_96 = true,
+                2261,
+            ),
+            case(
+                "rcm for export",
+                export,
+                |v| set(v, "/TranDtls/RegRev", json!("Y")),
+                2162,
+            ),
+            case(
+                "igst on intra pos",
+                inter,
+                |v| set(v, "/TranDtls/IgstOnIntra", json!("Y")),
+                2262,
+            ),
+            case(
+                "intra igst",
+                intra,
+                |v| set(v, "/ItemList/0/IgstAmt", json!(1)),
+                2172,
+            ),
+            case(
+                "intra cgst missing",
+                intra,
+                |v| del(v, "/ItemList/0/CgstAmt"),
+                2241,
+            ),
+            case(
+                "inter cgst",
+                inter,
+                |v| set(v, "/ItemList/0/CgstAmt", json!(9000)),
+                2174,
+            ),
+            case(
+                "igst on intra cgst",
+                intra,
+                |v| set(v, "/TranDtls/IgstOnIntra", json!("Y")),
+                2174,
+            ),
+            case(
+                "ship state not pos",
+                full,
+                |v| {
+                    set(v, "/ShipDtls/Stcd", json!("27"));
+                    set(v, "/ShipDtls/Pin", json!(400001));
+                },
+                2245,
+            ),
+            case(
+                "cgst ne sgst",
+                intra,
+                |v| set(v, "/ItemList/0/CgstAmt", json!(9000.5)),
+                2227,
+            ),
+            // items
+            case(
+                "hsn not in master",
+                intra,
+                |v| set(v, "/ItemList/0/HsnCd", json!("847199")),
+                2176,
+            ),
+            case(
+                "hsn pattern",
+                intra,
+                |v| set(v, "/ItemList/0/HsnCd", json!("0000")),
+                2176,
+            ),
+            case(
+                "hsn 4 digits",
+                intra,
+                |v| set(v, "/ItemList/0/HsnCd", json!("8471")),
+                2176,
+            ),
+            case(
+                "service with goods hsn",
+                intra,
+                |v| set(v, "/ItemList/1/IsServc", json!("N")),
+                2199,
+            ),
+            case(
+                "goods with sac",
+                intra,
+                |v| set(v, "/ItemList/0/IsServc", json!("Y")),
+                2199,
+            ),
+            case(
+                "goods qty missing",
+                intra,
+                |v| del(v, "/ItemList/0/Qty"),
+                2238,
+            ),
+            case(
+                "goods unit missing",
+                intra,
+                |v| del(v, "/ItemList/0/Unit"),
+                2239,
+            ),
+            case(
+                "unit not uqc",
+                intra,
+                |v| set(v, "/ItemList/0/Unit", json!("PIECES")),
+                2177,
+            ),
+            case(
+                "unit pattern",
+                intra,
+                |v| set(v, "/ItemList/0/Unit", json!("N0S")),
+                2177,
+            ),
+            case(
+                "origin country",
+                full,
+                |v| set(v, "/ItemList/0/OrgCntry", json!("XX")),
+                2202,
+            ),
+            case(
+                "gst rate",
+                intra,
+                |v| set(v, "/ItemList/0/GstRt", json!(17)),
+                2240,
+            ),
+            case(
+                "duplicate sl no",
+                intra,
+                |v| set(v, "/ItemList/1/SlNo", json!("1")),
+                2233,
+            ),
+            // arithmetic
+            case(
+                "tot amt",
+                intra,
+                |v| set(v, "/ItemList/0/Qty", json!(3)),
+                2192,
+            ),
+            case(
+                "ass amt",
+                intra,
+                |v| set(v, "/ItemList/0/Discount", json!(500)),
+                2193,
+            ),
+            case(
+                "igst amount",
+                inter,
+                |v| set(v, "/ItemList/0/IgstAmt", json!(17000)),
+                2235,
+            ),
+            case(
+                "cgst sgst amount",
+                intra,
+                |v| {
+                    set(v, "/ItemList/0/CgstAmt", json!(8000));
+                    set(v, "/ItemList/0/SgstAmt", json!(8000));
+                },
+                2234,
+            ),
+            case(
+                "cess amount",
+                intra,
+                |v| set(v, "/ItemList/0/CesRt", json!(1)),
+                2266,
+            ),
+            case(
+                "state cess amount",
+                intra,
+                |v| set(v, "/ItemList/0/StateCesAmt", json!(50)),
+                2267,
+            ),
+            case(
+                "tot item val",
+                intra,
+                |v| set(v, "/ItemList/0/TotItemVal", json!(117000)),
+                2194,
+            ),
+            case(
+                "ass val",
+                intra,
+                |v| set(v, "/ValDtls/AssVal", json!(119000)),
+                2182,
+            ),
+            case(
+                "sgst val",
+                intra,
+                |v| set(v, "/ValDtls/SgstVal", json!(10000)),
+                2183,
+            ),
+            case(
+                "cgst val",
+                intra,
+                |v| set(v, "/ValDtls/CgstVal", json!(10000)),
+                2184,
+            ),
+            case(
+                "igst val",
+                inter,
+                |v| set(v, "/ValDtls/IgstVal", json!(20000)),
+                2185,
+            ),
+            case(
+                "ces val",
+                intra,
+                |v| set(v, "/ValDtls/CesVal", json!(5)),
+                2186,
+            ),
+            case(
+                "st ces val",
+                intra,
+                |v| set(v, "/ValDtls/StCesVal", json!(5)),
+                2187,
+            ),
+            case(
+                "tot inv val",
+                intra,
+                |v| set(v, "/ValDtls/TotInvVal", json!(141000)),
+                2189,
+            ),
+            case(
+                "discount too big",
+                intra,
+                |v| {
+                    set(v, "/ValDtls/Discount", json!(141600));
+                    set(v, "/ValDtls/TotInvVal", json!(0));
+                },
+                2220,
+            ),
+            rule_case(
+                "item oth chrg sum",
+                intra,
+                |v| set(v, "/ValDtls/OthChrg", json!(10)),
+                |r| r.item_oth_chrg_sum = true,
+                2264,
+            ),
+            // dates
+            case(
+                "future date",
+                intra,
+                |v| set(v, "/DocDtls/Dt", json!("16/06/2025")),
+                2218,
+            ),
+            tp_case(
+                "reporting window",
+                intra,
+                |v| set(v, "/DocDtls/Dt", json!("16/05/2025")),
+                2163,
+            ),
+            // notes
+            rule_case(
+                "note without original",
+                crn,
+                |v| del(v, "/RefDtls"),
+                |r| r.require_preceding_doc_for_notes = true,
+                2191,
+            ),
+            rule_case(
+                "inv with original",
+                crn,
+                |v| set(v, "/DocDtls/Typ", json!("INV")),
+                |r| r.reject_preceding_doc_for_inv = true,
+                2210,
+            ),
+            // e-way bill
+            case(
+                "ewb on crn",
+                ewb,
+                |v| set(v, "/DocDtls/Typ", json!("CRN")),
+                2252,
+            ),
+            case(
+                "ewb services only",
+                ewb,
+                |v| {
+                    let items = v["ItemList"].as_array_mut().unwrap();
+                    items.remove(0);
+                    set(
+                        v,
+                        "/ValDtls",
+                        json!({"AssVal": 20000, "CgstVal": 1800, "SgstVal": 1800, "TotInvVal": 23600}),
+                    );
+                },
+                2251,
+            ),
+            case(
+                "ewb road without vehicle",
+                ewb,
+                |v| del(v, "/EwbDtls/VehNo"),
+                2253,
+            ),
+            case(
+                "ewb rail without doc",
+                ewb,
+                |v| set(v, "/EwbDtls/TransMode", json!("2")),
+                2254,
+            ),
+        ]
+    }
+
+    #[test]
+    fn every_code_is_triggered() {
+        let mut failures = Vec::new();
+        for c in cases() {
+            let mut v = (c.base)();
+            (c.mutate)(&mut v);
+            let mut rules = RulesConfig::default();
+            (c.rules)(&mut rules);
+            let got = run(&v, &rules, c.taxpayers);
+            if !got.iter().any(|x| x.code == c.code) {
+                failures.push(format!("{}: expected {}, got {got:?}", c.name, c.code));
+            }
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+
+    #[test]
+    fn one_violation_per_code_per_item() {
+        let mut v = intra();
+        // Three 2140 problems and two 2176-worthy problems on item 0.
+        set(&mut v, "/ItemList/0/PrdDesc", json!("x"));
+        set(&mut v, "/ItemList/0/Barcde", json!("y"));
+        set(&mut v, "/ItemList/0/SlNo", json!("z"));
+        set(&mut v, "/ItemList/0/HsnCd", json!("8471"));
+        let got = run(&v, &RulesConfig::default(), false);
+        let count = |code| got.iter().filter(|x| x.code == code).count();
+        assert_eq!(count(2140), 1, "{got:?}");
+        assert_eq!(count(2176), 1, "{got:?}");
+        // Header-level schema errors are one per field.
+        let mut v = intra();
+        set(&mut v, "/SellerDtls/LglNm", json!("x"));
+        set(&mut v, "/BuyerDtls/LglNm", json!("y"));
+        assert_eq!(run(&v, &RulesConfig::default(), false).len(), 2);
+    }
+
+    #[test]
+    fn messages_name_the_item() {
+        let mut v = intra();
+        set(&mut v, "/ItemList/1/HsnCd", json!("123456"));
+        let got = run(&v, &RulesConfig::default(), false);
+        assert_eq!(got[0].message, "Invalid HSN code(s) 123456 for item 2");
+        let mut v = intra();
+        set(&mut v, "/SellerDtls/LglNm", json!("Ac"));
+        let got = run(&v, &RulesConfig::default(), false);
+        assert_eq!(
+            got[0].message,
+            "#/SellerDtls/LglNm: length 2 is below the minimum 3"
+        );
+    }
+
+    #[test]
+    fn tolerance_is_inclusive() {
+        let rules = RulesConfig::default();
+        let mut v = intra();
+        set(&mut v, "/ValDtls/TotInvVal", json!(141601));
+        assert!(run(&v, &rules, false).is_empty());
+        set(&mut v, "/ValDtls/TotInvVal", json!(141601.01));
+        assert_eq!(run(&v, &rules, false)[0].code, 2189);
+        let mut v = intra();
+        set(&mut v, "/ValDtls/RndOffAmt", json!(-0.4));
+        set(&mut v, "/ValDtls/TotInvVal", json!(141599.6));
+        assert!(run(&v, &rules, false).is_empty());
+        let strict = RulesConfig {
+            tolerance: 0.0,
+            ..RulesConfig::default()
+        };
+        let mut v = intra();
+        set(&mut v, "/ValDtls/TotInvVal", json!(141600.01));
+        assert_eq!(run(&v, &strict, false)[0].code, 2189);
+    }
+
+    #[test]
+    fn paise_rounding() {
+        // 333.33 x 5% / 2 = 8.33325 -> 8.33 each; IGST 16.67 (16.6665 rounds half away from zero).
+        let mut v = intra();
+        v["ItemList"] = json!([{"SlNo": "1", "IsServc": "Y", "HsnCd": "998313", "UnitPrice": 333.33,
+            "TotAmt": 333.33, "AssAmt": 333.33, "GstRt": 5, "CgstAmt": 8.33, "SgstAmt": 8.33, "TotItemVal": 349.99}]);
+        v["ValDtls"] =
+            json!({"AssVal": 333.33, "CgstVal": 8.33, "SgstVal": 8.33, "TotInvVal": 349.99});
+        let strict = RulesConfig {
+            tolerance: 0.0,
+            ..RulesConfig::default()
+        };
+        assert!(run(&v, &strict, false).is_empty());
+    }
+
+    #[test]
+    fn switches() {
+        let mut v = intra();
+        set(&mut v, "/BuyerDtls/Gstin", json!("29AABCU9603R1ZA"));
+        let off = RulesConfig {
+            gstin_checksum: false,
+            ..RulesConfig::default()
+        };
+        assert!(run(&v, &off, false).is_empty());
+
+        let mut v = intra();
+        set(&mut v, "/BuyerDtls/Pin", json!(400001));
+        let off = RulesConfig {
+            pin_state_check: false,
+            ..RulesConfig::default()
+        };
+        assert!(run(&v, &off, false).is_empty());
+
+        let mut v = intra();
+        set(
+            &mut v,
+            "/DispDtls",
+            json!({"Nm": "Old depot", "Addr1": "x", "Loc": "Daman", "Pin": 396210, "Stcd": "25"}),
+        );
+        assert_eq!(run(&v, &RulesConfig::default(), false)[0].code, 2200);
+        let legacy = RulesConfig {
+            legacy_state_codes: true,
+            ..RulesConfig::default()
+        };
+        assert!(run(&v, &legacy, false).is_empty());
+
+        // Notes without PrecDocDtls and invoices with it pass by default.
+        let mut v = crn();
+        del(&mut v, "/RefDtls");
+        assert!(run(&v, &RulesConfig::default(), false).is_empty());
+        let mut v = crn();
+        set(&mut v, "/DocDtls/Typ", json!("INV"));
+        assert!(run(&v, &RulesConfig::default(), false).is_empty());
+    }
+
+    #[test]
+    fn case_insensitive_enums_and_units() {
+        let mut v = intra();
+        set(&mut v, "/TranDtls/SupTyp", json!("b2b"));
+        set(&mut v, "/DocDtls/Typ", json!("inv"));
+        set(&mut v, "/ItemList/0/Unit", json!("nos"));
+        set(&mut v, "/DocDtls/No", json!("inv/2025/001"));
+        assert!(run(&v, &RulesConfig::default(), false).is_empty());
+    }
+
+    #[test]
+    fn reporting_window_boundary_and_small_sellers() {
+        let rules = RulesConfig::default();
+        let mut v = intra();
+        set(&mut v, "/DocDtls/Dt", json!("17/05/2025")); // 29 days before 15/06/2025
+        assert!(run(&v, &rules, true).is_empty());
+        set(&mut v, "/DocDtls/Dt", json!("16/05/2025")); // 30 days
+        assert_eq!(run(&v, &rules, true)[0].code, 2163);
+        assert!(
+            run(&v, &rules, false).is_empty(),
+            "no window without a taxpayer master"
+        );
+        // A seller below the AATO threshold has no window and may use 4-digit HSN.
+        set(&mut v, "/SellerDtls/Gstin", json!(g("29AAACM3333C1Z")));
+        set(&mut v, "/ItemList/0/HsnCd", json!("8471"));
+        assert!(run(&v, &rules, true).is_empty());
+        // Today itself is fine.
+        let mut v = intra();
+        set(&mut v, "/DocDtls/Dt", json!("15/06/2025"));
+        assert!(run(&v, &rules, true).is_empty());
+    }
+
+    #[test]
+    fn reverse_charge_item_values() {
+        let rules = RulesConfig::default();
+        let mut v = rcm();
+        assert!(run(&v, &rules, false).is_empty());
+        // Tax-inclusive values are accepted too.
+        set(&mut v, "/ItemList/0/TotItemVal", json!(118000));
+        set(&mut v, "/ItemList/1/TotItemVal", json!(23600));
+        set(&mut v, "/ValDtls/TotInvVal", json!(141600));
+        assert!(run(&v, &rules, false).is_empty());
+        // Without reverse charge the exclusive value is wrong.
+        let mut v = rcm();
+        set(&mut v, "/TranDtls/RegRev", json!("N"));
+        assert!(run(&v, &rules, false).iter().any(|x| x.code == 2194));
+    }
+
+    #[test]
+    fn many_items_duplicates() {
+        let rules = RulesConfig::default();
+        let item = |n: usize| {
+            json!({"SlNo": n.to_string(), "IsServc": "Y", "HsnCd": "998313", "UnitPrice": 100,
+                "TotAmt": 100, "AssAmt": 100, "GstRt": 18, "CgstAmt": 9, "SgstAmt": 9, "TotItemVal": 118})
+        };
+        let mut v = intra();
+        v["ItemList"] = Value::Array((1..=100).map(item).collect());
+        v["ValDtls"] = json!({"AssVal": 10000, "CgstVal": 900, "SgstVal": 900, "TotInvVal": 11800});
+        assert!(run(&v, &rules, false).is_empty());
+        set(&mut v, "/ItemList/99/SlNo", json!("7"));
+        set(&mut v, "/ItemList/98/SlNo", json!("7"));
+        let got = run(&v, &rules, false);
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert_eq!(
+            got[0].message,
+            "Duplicate SlNo value(s) 7 are not allowed in the item list"
+        );
+    }
+
+    #[test]
+    fn taxpayer_rules_need_the_master() {
+        // SEZ supply to a GSTIN the master does not know: no 2247 without the master.
+        let mut v = sez();
+        set(&mut v, "/BuyerDtls/Gstin", json!(INTER_BUYER));
+        set(&mut v, "/BuyerDtls/Pos", json!("27"));
+        set(&mut v, "/BuyerDtls/Stcd", json!("27"));
+        set(&mut v, "/BuyerDtls/Pin", json!(400001));
+        assert!(run(&v, &RulesConfig::default(), false).is_empty());
+    }
+
+    mod alloc_count {
+        use std::alloc::{GlobalAlloc, Layout, System};
+        use std::cell::Cell;
+
+        pub struct Counting;
+
+        thread_local! {
+            pub static COUNT: Cell<usize> = const { Cell::new(0) };
+        }
+
+        unsafe impl GlobalAlloc for Counting {
+            unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+                let _ = COUNT.try_with(|c| c.set(c.get() + 1));
+                unsafe { System.alloc(layout) }
+            }
+            unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+                unsafe { System.dealloc(ptr, layout) }
+            }
+        }
+
+        #[global_allocator]
+        static GLOBAL: Counting = Counting;
+
+        pub fn count() -> usize {
+            COUNT.with(Cell::get)
+        }
+    }
+
+    #[test]
+    fn valid_invoice_does_not_allocate() {
+        let rules = RulesConfig::default();
+        for (name, v, tp) in [
+            ("full", full(), true),
+            ("export", export(), false),
+            ("sez", sez(), true),
+        ] {
+            let inv: Invoice = serde_json::from_value(v).unwrap();
+            let val = validator(&rules, tp);
+            let before = alloc_count::count();
+            let got = val.validate(&inv);
+            let after = alloc_count::count();
+            assert!(got.is_empty());
+            assert_eq!(after - before, 0, "{name}: validate allocated");
+        }
+    }
+
+    #[test]
+    fn order_and_empty_items() {
+        let rules = RulesConfig::default();
+        let mut v = intra();
+        set(&mut v, "/ItemList", json!([]));
+        let codes: Vec<u16> = run(&v, &rules, false).iter().map(|x| x.code).collect();
+        assert_eq!(codes, vec![2228]);
+        // Schema violations come before business rules whatever the field order.
+        let mut v = intra();
+        set(&mut v, "/ItemList/0/HsnCd", json!("123456"));
+        set(&mut v, "/EwbDtls", json!({"Distance": 5000}));
+        let codes: Vec<u16> = run(&v, &rules, false).iter().map(|x| x.code).collect();
+        assert_eq!(codes, vec![2140, 2176]);
+    }
+}

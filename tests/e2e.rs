@@ -1,0 +1,277 @@
+//! End-to-end tests of `irp register` and `irp check`: the real binary on real files, a real
+//! RocksDB registry and real signatures.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const NOW: &str = "2025-06-20 11:30:00";
+
+fn irp() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_irp"))
+}
+
+fn data(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name)
+}
+
+fn run(cmd: &mut Command) -> Output {
+    let out = cmd.output().expect("spawn irp");
+    if !out.status.success() {
+        panic!(
+            "irp failed: {:?}\nstdout: {}\nstderr: {}",
+            cmd,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    out
+}
+
+/// A work folder with a config that points the signing key at the committed test key.
+struct Work {
+    dir: tempfile::TempDir,
+}
+
+impl Work {
+    fn new() -> Work {
+        let dir = tempfile::tempdir().unwrap();
+        let config = format!(
+            "[signing]\nkey = {:?}\ncert = {:?}\ngenerate_dev_key = false\n",
+            data("keys/test-key.pem"),
+            data("keys/test-cert.pem")
+        );
+        std::fs::write(dir.path().join("irp.toml"), config).unwrap();
+        Work { dir }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn gen(&self, name: &str, count: u64, seed: u64, invalid: f64) -> PathBuf {
+        let path = self.path(name);
+        run(irp().args(["gen", "--count", &count.to_string(), "--seed", &seed.to_string()])
+            .args(["--invalid-share", &invalid.to_string(), "--now", NOW, "--out"])
+            .arg(&path));
+        path
+    }
+
+    fn cmd(&self, sub: &str, out: &str) -> Command {
+        let mut c = irp();
+        c.arg(sub)
+            .arg("--quiet")
+            .arg("--config")
+            .arg(self.path("irp.toml"))
+            .arg("--now")
+            .arg(NOW)
+            .arg("--out")
+            .arg(self.path(out));
+        if sub == "register" {
+            c.arg("--db").arg(self.path("db"));
+        }
+        c
+    }
+
+    fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.path(rel)).unwrap()
+    }
+}
+
+fn statuses(csv: &str) -> Vec<(String, String)> {
+    csv.lines()
+        .skip(1)
+        .map(|l| {
+            let cols: Vec<&str> = l.split(',').collect();
+            (cols[5].to_owned(), cols.get(9).copied().unwrap_or("").to_owned())
+        })
+        .collect()
+}
+
+fn summary(work: &Work, out: &str) -> serde_json::Value {
+    serde_json::from_str(&work.read(&format!("{out}/summary.json"))).unwrap()
+}
+
+#[test]
+fn register_then_duplicates_in_a_new_run() {
+    let w = Work::new();
+    let input = w.gen("bulk.json", 300, 7, 0.0);
+    run(w.cmd("register", "out1").arg(&input));
+    let s = summary(&w, "out1");
+    assert_eq!(s["total"], 300);
+    assert_eq!(s["accepted"], 300, "{s}");
+    let results = w.read("out1/results.jsonl");
+    let first: serde_json::Value = serde_json::from_str(results.lines().next().unwrap()).unwrap();
+    assert_eq!(first["Status"], "ACT");
+    assert_eq!(first["AckNo"].as_u64().unwrap().to_string().len(), 15);
+    assert!(first["SignedInvoice"].as_str().unwrap().split('.').count() == 3);
+
+    // The same file again, as a new run: every invoice is 2150 with DUPIRN.
+    std::fs::copy(&input, w.path("again.json")).unwrap();
+    run(w.cmd("register", "out2").arg(w.path("again.json")));
+    let s = summary(&w, "out2");
+    assert_eq!(s["rejected"], 300);
+    assert_eq!(s["by_error_code"]["2150"], 300);
+    let dup: serde_json::Value =
+        serde_json::from_str(w.read("out2/results.jsonl").lines().next().unwrap()).unwrap();
+    assert_eq!(dup["Status"], 0);
+    assert_eq!(dup["ErrorDetails"][0]["ErrorCode"], "2150");
+    assert_eq!(dup["InfoDtls"][0]["InfCd"], "DUPIRN");
+    assert_eq!(dup["InfoDtls"][0]["Desc"]["AckNo"], first["AckNo"]);
+    assert_eq!(dup["InfoDtls"][0]["Desc"]["Irn"], first["Irn"]);
+}
+
+#[test]
+fn check_writes_nothing_and_finds_in_run_duplicates() {
+    let w = Work::new();
+    let input = w.gen("bulk.json", 200, 11, 0.3);
+    run(w.cmd("check", "chk").arg(&input).arg(&input));
+    let s = summary(&w, "chk");
+    assert_eq!(s["total"], 400);
+    // The second copy duplicates every valid invoice of the first.
+    let st = statuses(&w.read("chk/status.csv"));
+    let valid_first = st[..200].iter().filter(|(s, _)| s == "ACT").count();
+    assert!(valid_first > 100);
+    assert_eq!(st[200..].iter().filter(|(_, c)| c.contains("2150")).count() >= valid_first, true);
+    assert!(!w.path("db").exists(), "check must not create a registry");
+}
+
+#[test]
+fn register_then_check_against_registry() {
+    let w = Work::new();
+    let input = w.gen("bulk.json", 50, 3, 0.0);
+    run(w.cmd("register", "reg").arg(&input));
+    run(w.cmd("check", "chk").arg("--db").arg(w.path("db")).arg(&input));
+    let s = summary(&w, "chk");
+    assert_eq!(s["by_error_code"]["2150"], 50);
+}
+
+#[test]
+fn bad_records_do_not_stop_the_others() {
+    let w = Work::new();
+    let good = std::fs::read_to_string(w.gen("one.json", 3, 5, 0.0)).unwrap();
+    let records: Vec<&str> = good
+        .trim()
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .split(",\n")
+        .map(str::trim)
+        .collect();
+    assert_eq!(records.len(), 3);
+    let broken = format!(
+        "[{},\n{{\"Version\":\"1.1\",\"TranDtls\":}},\n{},\n42,\n{}\n",
+        records[0], records[1], records[2]
+    );
+    let path = w.path("broken.json");
+    std::fs::write(&path, broken).unwrap();
+    run(w.cmd("check", "chk").arg(&path));
+    let st = statuses(&w.read("chk/status.csv"));
+    assert_eq!(st.len(), 5, "{st:?}");
+    assert_eq!(st[0].0, "ACT");
+    assert_eq!(st[1], ("ERR".to_owned(), "2140".to_owned()));
+    assert_eq!(st[2].0, "ACT");
+    assert_eq!(st[3].1, "2140");
+    // The last record is cut off by the end of the file (no closing bracket needed).
+    assert_eq!(st[4].0, "ACT");
+    let s = summary(&w, "chk");
+    assert!(s["inputs"][0]["warnings"][0].as_str().unwrap().contains("closing ']'"));
+}
+
+#[test]
+fn hostile_inputs_get_clear_results() {
+    let w = Work::new();
+    let cases: Vec<(&str, Vec<u8>, usize)> = vec![
+        ("empty.json", Vec::new(), 0),
+        ("notjson.json", b"this is not json".to_vec(), 1),
+        ("truncated.json", b"[{\"Version\":\"1.1\",\"TranDtls\":{\"TaxSch\":\"G".to_vec(), 1),
+        ("utf8.json", b"[{\"Version\":\"\xff\xfe\"}]".to_vec(), 1),
+        ("deep.json", format!("[{}{}]", "[".repeat(200_000), "]".repeat(200_000)).into_bytes(), 1),
+        ("huge.json", format!("[{{\"Version\":\"{}\"}}]", "x".repeat(50 << 20)).into_bytes(), 1),
+    ];
+    for (name, bytes, n) in cases {
+        let path = w.path(name);
+        std::fs::write(&path, bytes).unwrap();
+        let out = format!("out-{name}");
+        run(w.cmd("check", &out).arg(&path));
+        let st = statuses(&w.read(&format!("{out}/status.csv")));
+        assert_eq!(st.len(), n, "{name}");
+        for (status, codes) in st {
+            assert_eq!(status, "ERR", "{name}");
+            assert_eq!(codes, "2140", "{name}");
+        }
+    }
+}
+
+#[test]
+fn fatal_errors_name_the_file_and_exit_2() {
+    let w = Work::new();
+    let out = w.cmd("check", "x").arg(w.path("missing.json")).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("missing.json"));
+
+    // A registry held by another process (simulated by holding it in this one via a child).
+    let input = w.gen("bulk.json", 5, 1, 0.0);
+    let bad_cfg = w.path("bad.toml");
+    std::fs::write(&bad_cfg, "[rules]\nnot_a_key = 1\n").unwrap();
+    let out = irp()
+        .args(["check", "--quiet", "--config"])
+        .arg(&bad_cfg)
+        .arg(&input)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.toml") && err.contains("not_a_key"), "{err}");
+}
+
+/// Spawns `register` on a large input, kills it mid-run, runs the same command again and
+/// compares every output with an uninterrupted run of the same input on a fresh registry.
+#[test]
+fn kill_9_then_rerun_equals_uninterrupted_run() {
+    let w = Work::new();
+    let input = w.gen("big.json", 6000, 21, 0.1);
+
+    // Reference: an uninterrupted run in its own folder.
+    let reference = Work::new();
+    std::fs::copy(&input, reference.path("big.json")).unwrap();
+    run(reference.cmd("register", "out").arg(reference.path("big.json")).args(["--batch-size", "256"]));
+
+    let mut killed = false;
+    for delay_ms in [150u64, 400, 900, 1800] {
+        let mut child = w
+            .cmd("register", "out")
+            .arg(&input)
+            .args(["--batch-size", "256"])
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap(); // SIGKILL
+            killed = true;
+        }
+        child.wait().unwrap();
+    }
+    run(w.cmd("register", "out").arg(&input).args(["--batch-size", "256"]));
+    assert!(killed || w.path("out/summary.json").exists());
+    assert_eq!(w.read("out/status.csv"), reference.read("out/status.csv"));
+    assert_eq!(w.read("out/results.jsonl"), reference.read("out/results.jsonl"));
+    let s = summary(&w, "out");
+    let r = summary(&reference, "out");
+    assert_eq!(s["by_error_code"], r["by_error_code"]);
+    assert_eq!(s["accepted"], r["accepted"]);
+}
+
+#[test]
+fn golden_register_output() {
+    let w = Work::new();
+    let input = data("golden/sample_input.json");
+    run(w.cmd("register", "out").arg(&input));
+    for name in ["status.csv", "results.jsonl"] {
+        let got = w.read(&format!("out/{name}"));
+        let golden = data(&format!("golden/{name}"));
+        if std::env::var_os("IRP_BLESS").is_some() {
+            std::fs::write(&golden, &got).unwrap();
+        }
+        let expected = std::fs::read_to_string(&golden).unwrap();
+        assert_eq!(got, expected, "{name} differs from the golden file (IRP_BLESS=1 to update)");
+    }
+}

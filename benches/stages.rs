@@ -65,25 +65,41 @@ fn stages(c: &mut Criterion) {
         })
     });
     g.bench_function("validate", |b| {
-        b.iter(|| invoices.iter().map(|i| validator.validate(i).len()).sum::<usize>())
+        b.iter(|| {
+            invoices
+                .iter()
+                .map(|i| validator.validate(i).len())
+                .sum::<usize>()
+        })
     });
     g.bench_function("irn", |b| {
         b.iter(|| {
             invoices
                 .iter()
                 .map(|i| {
-                    irp::irn::compute(&i.seller_dtls.gstin, "2025-26", &i.doc_dtls.typ, &i.doc_dtls.no)[0]
+                    irp::irn::compute(
+                        &i.seller_dtls.gstin,
+                        "2025-26",
+                        &i.doc_dtls.typ,
+                        &i.doc_dtls.no,
+                    )[0]
                 })
                 .fold(0u8, |a, x| a ^ x)
         })
     });
     g.bench_function("canonical_json", |b| {
-        b.iter(|| invoices.iter().map(|i| i.to_canonical_json().len()).sum::<usize>())
+        b.iter(|| {
+            invoices
+                .iter()
+                .map(|i| i.to_canonical_json().len())
+                .sum::<usize>()
+        })
     });
     g.finish();
 
     let dir = tempfile::tempdir().expect("tempdir");
-    let (key, cert) = irp::sign::keygen(dir.path(), "bench", irp::sign::Algorithm::Rs256).expect("keygen");
+    let (key, cert) =
+        irp::sign::keygen(dir.path(), "bench", irp::sign::Algorithm::Rs256).expect("keygen");
     let signer = irp::sign::Signer::from_pem_files(&key, &cert, irp::sign::Algorithm::Rs256, "NIC")
         .expect("signer");
     let data: Vec<String> = invoices
@@ -103,7 +119,9 @@ fn stages(c: &mut Criterion) {
             }
         })
     });
-    let token = signer.sign_data(&data[0][..300.min(data[0].len())]).expect("sign");
+    let token = signer
+        .sign_data(&data[0][..300.min(data[0].len())])
+        .expect("sign");
     g.bench_function("qr_png", |b| {
         b.iter(|| irp::qr::render(&token, irp::qr::QrFormat::Png).expect("qr"))
     });

@@ -122,7 +122,10 @@ fn run_pipeline(mode: Mode, args: RunArgs) -> anyhow::Result<ExitCode> {
     let clock = parse_clock(args.common.now.as_deref())?;
     let today = clock.now().date();
     let masters = Arc::new(load_masters(&settings)?);
-    let taxpayer_path = args.taxpayers.clone().or(settings.masters.taxpayers.clone());
+    let taxpayer_path = args
+        .taxpayers
+        .clone()
+        .or(settings.masters.taxpayers.clone());
     let taxpayers = match &taxpayer_path {
         Some(path) => Some(Arc::new(Taxpayers::load(path)?)),
         None => None,
@@ -139,7 +142,12 @@ fn run_pipeline(mode: Mode, args: RunArgs) -> anyhow::Result<ExitCode> {
         Mode::Check => None,
     };
     let db = match mode {
-        Mode::Register => Some(args.common.db.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_DB))),
+        Mode::Register => Some(
+            args.common
+                .db
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_DB)),
+        ),
         Mode::Check => args.common.db.clone(),
     };
     let inputs = pipeline::expand_inputs(&args.inputs)?;
@@ -183,7 +191,8 @@ fn gen(args: GenArgs) -> anyhow::Result<ExitCode> {
     };
     let stats = match &args.out {
         Some(path) => {
-            let file = std::fs::File::create(path).with_context(|| format!("{}", path.display()))?;
+            let file =
+                std::fs::File::create(path).with_context(|| format!("{}", path.display()))?;
             let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
             let stats = crate::gen::generate(&opts, &masters, &mut w)
                 .with_context(|| format!("{}", path.display()))?;
@@ -222,7 +231,8 @@ fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
     let token = token.trim();
     let (decoded, verified) = match &args.cert {
         Some(cert_path) => {
-            let pem = std::fs::read(cert_path).with_context(|| format!("{}", cert_path.display()))?;
+            let pem =
+                std::fs::read(cert_path).with_context(|| format!("{}", cert_path.display()))?;
             match sign::verify(token, &pem) {
                 Ok(d) => (d, true),
                 Err(e) => {
@@ -239,7 +249,10 @@ fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
         None => println!("payload: {}", decoded.payload_json),
     }
     if verified {
-        println!("VALID: signature verified with {}", args.cert.as_deref().unwrap_or(Path::new("")).display());
+        println!(
+            "VALID: signature verified with {}",
+            args.cert.as_deref().unwrap_or(Path::new("")).display()
+        );
     } else {
         println!("NOT VERIFIED: decoded only (give --cert FILE to check the signature)");
     }
@@ -270,14 +283,20 @@ impl pipeline::Summary {
             s.push_str(&format!("    {code}: {n}\n"));
         }
         if codes.len() > 12 {
-            s.push_str(&format!("    ... {} more codes in summary.json\n", codes.len() - 12));
+            s.push_str(&format!(
+                "    ... {} more codes in summary.json\n",
+                codes.len() - 12
+            ));
         }
         for input in &self.inputs {
             for w in &input.warnings {
                 s.push_str(&format!("  warning: {}: {w}\n", input.path));
             }
         }
-        s.push_str(&format!("  outputs: {}/{{status.csv,results.jsonl,summary.json}}", out.display()));
+        s.push_str(&format!(
+            "  outputs: {}/{{status.csv,results.jsonl,summary.json}}",
+            out.display()
+        ));
         s
     }
 }

@@ -136,7 +136,10 @@ impl RulesConfig {
 
     /// The allowed rates as exact decimals.
     pub fn allowed_rates_decimal(&self) -> Vec<Decimal> {
-        self.allowed_gst_rates.iter().map(|r| to_decimal(*r)).collect()
+        self.allowed_gst_rates
+            .iter()
+            .map(|r| to_decimal(*r))
+            .collect()
     }
 }
 
@@ -270,7 +273,9 @@ impl Settings {
 
     fn check(&self) -> std::result::Result<(), String> {
         if self.pipeline.batch_size == 0 || self.pipeline.channel_capacity_batches == 0 {
-            return Err("pipeline.batch_size and channel_capacity_batches must be at least 1".into());
+            return Err(
+                "pipeline.batch_size and channel_capacity_batches must be at least 1".into(),
+            );
         }
         if !(10..=99).contains(&self.registry.ack_prefix) {
             return Err("registry.ack_prefix must be 10..99".into());

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum Error {
     /// An input, output, key or config file could not be read or written.
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         path: PathBuf,
         #[source]
@@ -27,7 +27,10 @@ pub enum Error {
     Sign(#[from] crate::sign::SignError),
     /// A pipeline thread panicked; the registry is left at its last commit.
     #[error("pipeline stage {stage} failed: {message}")]
-    Stage { stage: &'static str, message: String },
+    Stage {
+        stage: &'static str,
+        message: String,
+    },
     /// A command-line value is not valid.
     #[error("{0}")]
     Usage(String),

@@ -36,7 +36,9 @@ pub fn shape_ok(gstin: &str) -> bool {
     let b = gstin.as_bytes();
     b.len() == 15
         && b[..2].iter().all(u8::is_ascii_digit)
-        && b[2..].iter().all(|c| c.is_ascii_digit() || c.is_ascii_uppercase())
+        && b[2..]
+            .iter()
+            .all(|c| c.is_ascii_digit() || c.is_ascii_uppercase())
 }
 
 /// The state-code prefix of a GSTIN (its first two characters).

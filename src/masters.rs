@@ -34,10 +34,19 @@ pub struct Masters {
 const EMBEDDED: [(&str, &str); 7] = [
     ("states.csv", include_str!("../config/masters/states.csv")),
     ("uqc.csv", include_str!("../config/masters/uqc.csv")),
-    ("pin_ranges.csv", include_str!("../config/masters/pin_ranges.csv")),
+    (
+        "pin_ranges.csv",
+        include_str!("../config/masters/pin_ranges.csv"),
+    ),
     ("hsn.csv", include_str!("../config/masters/hsn.csv")),
-    ("countries.csv", include_str!("../config/masters/countries.csv")),
-    ("currencies.csv", include_str!("../config/masters/currencies.csv")),
+    (
+        "countries.csv",
+        include_str!("../config/masters/countries.csv"),
+    ),
+    (
+        "currencies.csv",
+        include_str!("../config/masters/currencies.csv"),
+    ),
     ("ports.csv", include_str!("../config/masters/ports.csv")),
 ];
 
@@ -51,7 +60,12 @@ impl Masters {
             EMBEDDED
                 .iter()
                 .find(|(n, _)| *n == name)
-                .map(|(_, text)| ((*text).to_owned(), PathBuf::from("config/masters").join(name)))
+                .map(|(_, text)| {
+                    (
+                        (*text).to_owned(),
+                        PathBuf::from("config/masters").join(name),
+                    )
+                })
                 .ok_or_else(|| Error::Usage(format!("no embedded master {name}")))
         })
     }
@@ -83,7 +97,10 @@ impl Masters {
             m.states.insert(code, kind);
         }
         let (text, path) = read("uqc.csv")?;
-        m.uqc = rows(&text, &path, 1)?.into_iter().map(|r| r[0].clone()).collect();
+        m.uqc = rows(&text, &path, 1)?
+            .into_iter()
+            .map(|r| r[0].clone())
+            .collect();
         let (text, path) = read("pin_ranges.csv")?;
         for row in rows(&text, &path, 3)? {
             let state = parse_num::<u8>(&row[0], &path)?;
@@ -138,7 +155,11 @@ impl Masters {
         let n: u8 = state.parse().ok()?;
         let ranges = self.pin_ranges.get(&n)?;
         let first3 = u16::try_from(pin / 1000).ok()?;
-        Some(ranges.iter().any(|(from, to)| (*from..=*to).contains(&first3)))
+        Some(
+            ranges
+                .iter()
+                .any(|(from, to)| (*from..=*to).contains(&first3)),
+        )
     }
 
     pub fn country_ok(&self, code: &str) -> bool {
@@ -162,7 +183,10 @@ impl Masters {
 
     /// The PIN ranges of a state, for the generator.
     pub fn pin_ranges_of(&self, state: u8) -> &[(u16, u16)] {
-        self.pin_ranges.get(&state).map(Vec::as_slice).unwrap_or(&[])
+        self.pin_ranges
+            .get(&state)
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
     }
 
     /// All state codes of a kind, sorted.
@@ -224,7 +248,10 @@ fn rows(text: &str, path: &Path, min_cols: usize) -> Result<Vec<Vec<String>>> {
     for (idx, rec) in reader.records().enumerate() {
         let rec = rec.map_err(|e| bad(path, format!("row {}: {e}", idx + 2)))?;
         if rec.len() < min_cols {
-            return Err(bad(path, format!("row {}: expected {min_cols} columns", idx + 2)));
+            return Err(bad(
+                path,
+                format!("row {}: expected {min_cols} columns", idx + 2),
+            ));
         }
         out.push(rec.iter().map(|f| f.trim().to_owned()).collect());
     }

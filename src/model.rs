@@ -484,7 +484,10 @@ impl Invoice {
     /// # Errors
     /// The simd-json error of the first structural problem; callers that need every problem
     /// use `schema::structure_errors` on the same bytes.
-    pub fn from_slice(bytes: &mut [u8], buffers: &mut simd_json::Buffers) -> simd_json::Result<Self> {
+    pub fn from_slice(
+        bytes: &mut [u8],
+        buffers: &mut simd_json::Buffers,
+    ) -> simd_json::Result<Self> {
         simd_json::serde::from_slice_with_buffers(bytes, buffers)
     }
 

@@ -174,7 +174,10 @@ pub fn run(opts: RunOptions) -> Result<Summary> {
     }
     let stage = match opts.mode {
         Mode::Register => {
-            let path = opts.db.clone().unwrap_or_else(|| PathBuf::from("data/registry"));
+            let path = opts
+                .db
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("data/registry"));
             let mut registry = Registry::open(&path, &settings.registry)?;
             let fp = run_fingerprint(opts.mode, &opts.inputs, &opts.out_dir)?;
             let (id, was_resumed) = registry.begin_run(&fp, "register")?;
@@ -271,7 +274,9 @@ pub fn run(opts: RunOptions) -> Result<Summary> {
             move || -> Result<()> {
                 for mut batch in reg_rx {
                     if let Some(signer) = &signer {
-                        if let Err(e) = pool.install(|| sign_stage::sign_batch(&mut batch, signer, qr_format)) {
+                        if let Err(e) =
+                            pool.install(|| sign_stage::sign_batch(&mut batch, signer, qr_format))
+                        {
                             shared.abort.store(true, Ordering::Relaxed);
                             return Err(e);
                         }
@@ -328,7 +333,10 @@ pub fn run(opts: RunOptions) -> Result<Summary> {
         wall_seconds: wall,
         invoices_per_second: sink.counts.total as f64 / wall.max(1e-9),
         megabytes_per_second: bytes as f64 / 1e6 / wall.max(1e-9),
-        signing: opts.signer.as_ref().map(|s| s.algorithm().jose_name().to_owned()),
+        signing: opts
+            .signer
+            .as_ref()
+            .map(|s| s.algorithm().jose_name().to_owned()),
     };
     sink.finish(&summary)?;
     // Outputs are in place: only now is the run complete. A crash before this line resumes.
@@ -456,7 +464,9 @@ pub fn run_fingerprint(mode: Mode, inputs: &[Input], out_dir: &Path) -> Result<[
                     .ok()
                     .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
                     .unwrap_or(Duration::ZERO);
-                h.update(format!("\0{}\0{}\0{}", abs.display(), meta.len(), mtime.as_nanos()).as_bytes());
+                h.update(
+                    format!("\0{}\0{}\0{}", abs.display(), meta.len(), mtime.as_nanos()).as_bytes(),
+                );
             }
             Input::Stdin => {
                 // Standard input cannot be read twice: each run is new.

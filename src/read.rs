@@ -142,7 +142,9 @@ impl Framer {
         // Skip a UTF-8 byte order mark at the very start.
         while self.bom_left > 0 && idx < chunk.len() {
             let expected = [0xEF, 0xBB, 0xBF][3 - self.bom_left];
-            if self.pos == 0 && chunk[idx] == expected || self.bom_left < 3 && chunk[idx] == expected {
+            if self.pos == 0 && chunk[idx] == expected
+                || self.bom_left < 3 && chunk[idx] == expected
+            {
                 self.bom_left -= 1;
                 idx += 1;
                 if self.bom_left == 0 {
@@ -330,8 +332,9 @@ impl Framer {
                     return;
                 }
                 self.layout = Layout::Garbage;
-                self.warnings
-                    .push(format!("unexpected data after the closing ']' at byte {at}; ignored"));
+                self.warnings.push(format!(
+                    "unexpected data after the closing ']' at byte {at}; ignored"
+                ));
             }
             Layout::Objects { .. } => {
                 if blank || c == b',' {

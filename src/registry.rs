@@ -112,7 +112,9 @@ pub struct Registry {
 
 impl std::fmt::Debug for Registry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Registry").field("path", &self.path).finish()
+        f.debug_struct("Registry")
+            .field("path", &self.path)
+            .finish()
     }
 }
 
@@ -225,10 +227,7 @@ impl Registry {
                 b.copy_from_slice(&v);
                 Ok(u64::from_be_bytes(b))
             }
-            Some(_) => Err(self.fail(format!(
-                "corrupt counter {}",
-                String::from_utf8_lossy(key)
-            ))),
+            Some(_) => Err(self.fail(format!("corrupt counter {}", String::from_utf8_lossy(key)))),
             None => Ok(0),
         }
     }
@@ -327,9 +326,13 @@ impl Registry {
     /// Registry read/write errors.
     pub fn begin_run(&mut self, fingerprint: &[u8; 32], command: &str) -> Result<(u64, bool)> {
         let cf_runs = self.cf(CF_RUNS)?;
-        if let Some(bytes) = self.db.get_cf(cf_runs, fingerprint).map_err(|e| self.fail(e))? {
-            let run: RunRecord =
-                serde_json::from_slice(&bytes).map_err(|e| self.fail(format!("corrupt run: {e}")))?;
+        if let Some(bytes) = self
+            .db
+            .get_cf(cf_runs, fingerprint)
+            .map_err(|e| self.fail(e))?
+        {
+            let run: RunRecord = serde_json::from_slice(&bytes)
+                .map_err(|e| self.fail(format!("corrupt run: {e}")))?;
             if !run.complete {
                 return Ok((run.run_id, true));
             }
@@ -471,8 +474,18 @@ mod tests {
             let (a, b) = (reg(11, run, 1), reg(12, run, 2));
             r.commit(
                 &[
-                    NewRegistration { irn: irn_a, seller_gstin: "29AAFCC9980M1ZR", period: "202501", registration: &a },
-                    NewRegistration { irn: irn_b, seller_gstin: "29AAFCC9980M1ZR", period: "202502", registration: &b },
+                    NewRegistration {
+                        irn: irn_a,
+                        seller_gstin: "29AAFCC9980M1ZR",
+                        period: "202501",
+                        registration: &a,
+                    },
+                    NewRegistration {
+                        irn: irn_b,
+                        seller_gstin: "29AAFCC9980M1ZR",
+                        period: "202502",
+                        registration: &b,
+                    },
                 ],
                 2,
             )
@@ -489,7 +502,10 @@ mod tests {
         assert_eq!(got[0].as_ref().unwrap().ack_no, 11);
         assert!(got[1].is_none());
         assert_eq!(got[2].as_ref().unwrap().seq, 2);
-        assert_eq!(r.irns_for_period("29AAFCC9980M1ZR", "202501").unwrap(), vec![irn_a]);
+        assert_eq!(
+            r.irns_for_period("29AAFCC9980M1ZR", "202501").unwrap(),
+            vec![irn_a]
+        );
         drop(r);
         let ro = Registry::open_read_only(dir.path(), &cfg).unwrap();
         assert!(ro.get(&irn_b).unwrap().is_some());

@@ -6,9 +6,9 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::qr::{self, QrFormat};
 use crate::irn::{self, Irn};
 use crate::model::Num;
+use crate::qr::{self, QrFormat};
 use crate::record::{Batch, Outcome, Processed, QrFacts, Registered};
 use crate::sign::Signer;
 
@@ -105,7 +105,11 @@ pub fn sign_registered(
 ///
 /// # Errors
 /// The first signing failure.
-pub fn sign_batch(batch: &mut Batch<Processed>, signer: &Signer, qr_format: QrFormat) -> Result<()> {
+pub fn sign_batch(
+    batch: &mut Batch<Processed>,
+    signer: &Signer,
+    qr_format: QrFormat,
+) -> Result<()> {
     batch.records.par_iter_mut().try_for_each(|rec| {
         let Processed { doc, outcome, .. } = rec;
         match outcome {
@@ -130,8 +134,15 @@ mod tests {
     #[test]
     fn invoice_data_prefixes_ack_fields() {
         let irn = [0xab; 32];
-        let s = invoice_data(112510000000001, "2025-04-01 10:00:00", &irn, b"{\"Version\":\"1.1\"}");
-        assert!(s.starts_with("{\"AckNo\":112510000000001,\"AckDt\":\"2025-04-01 10:00:00\",\"Irn\":\"abab"));
+        let s = invoice_data(
+            112510000000001,
+            "2025-04-01 10:00:00",
+            &irn,
+            b"{\"Version\":\"1.1\"}",
+        );
+        assert!(s.starts_with(
+            "{\"AckNo\":112510000000001,\"AckDt\":\"2025-04-01 10:00:00\",\"Irn\":\"abab"
+        ));
         assert!(s.ends_with(",\"Version\":\"1.1\"}"));
         let v: serde_json::Value = serde_json::from_str(&s).unwrap();
         assert_eq!(v["Version"], "1.1");

@@ -249,7 +249,10 @@ fn push_num(line: &mut Vec<u8>, n: u64) {
 
 /// Appends a field with RFC 4180 quoting.
 pub fn push_csv(line: &mut Vec<u8>, field: &str) {
-    if field.bytes().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r')) {
+    if field
+        .bytes()
+        .any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r'))
+    {
         line.push(b'"');
         for b in field.bytes() {
             if b == b'"' {

@@ -113,37 +113,39 @@ pub fn spawn_reporter(mode: ProgressMode, progress: Arc<Progress>) -> Option<Rep
         bar
     });
     let stop = Arc::new(AtomicBool::new(false));
-    let handle = thread::Builder::new().name("irp-progress".to_owned()).spawn({
-        let stop = Arc::clone(&stop);
-        let bar = bar.clone();
-        move || {
-            let period = if bar.is_some() {
-                Duration::from_millis(200)
-            } else {
-                Duration::from_secs(10)
-            };
-            let mut last = Instant::now();
-            while !stop.load(Ordering::Relaxed) {
-                thread::sleep(Duration::from_millis(100));
-                if last.elapsed() < period {
-                    continue;
-                }
-                last = Instant::now();
-                match &bar {
-                    Some(bar) => {
-                        bar.set_position(progress.bytes());
-                        let secs = progress.started.elapsed().as_secs_f64().max(1e-9);
-                        bar.set_message(format!(
-                            "{} invoices {:.0}/s",
-                            progress.records(),
-                            progress.records() as f64 / secs
-                        ));
+    let handle = thread::Builder::new()
+        .name("irp-progress".to_owned())
+        .spawn({
+            let stop = Arc::clone(&stop);
+            let bar = bar.clone();
+            move || {
+                let period = if bar.is_some() {
+                    Duration::from_millis(200)
+                } else {
+                    Duration::from_secs(10)
+                };
+                let mut last = Instant::now();
+                while !stop.load(Ordering::Relaxed) {
+                    thread::sleep(Duration::from_millis(100));
+                    if last.elapsed() < period {
+                        continue;
                     }
-                    None => eprintln!("{}", progress.line()),
+                    last = Instant::now();
+                    match &bar {
+                        Some(bar) => {
+                            bar.set_position(progress.bytes());
+                            let secs = progress.started.elapsed().as_secs_f64().max(1e-9);
+                            bar.set_message(format!(
+                                "{} invoices {:.0}/s",
+                                progress.records(),
+                                progress.records() as f64 / secs
+                            ));
+                        }
+                        None => eprintln!("{}", progress.line()),
+                    }
                 }
             }
-        }
-    });
+        });
     handle.ok().map(|handle| Reporter { stop, handle, bar })
 }
 
@@ -184,7 +186,9 @@ pub fn batch_written(batch: &Batch<Processed>) {
 /// # Errors
 /// The address cannot be parsed or bound.
 pub fn install_prometheus(addr: &str) -> Result<(), String> {
-    let socket: std::net::SocketAddr = addr.parse().map_err(|e| format!("--metrics-addr {addr}: {e}"))?;
+    let socket: std::net::SocketAddr = addr
+        .parse()
+        .map_err(|e| format!("--metrics-addr {addr}: {e}"))?;
     metrics_exporter_prometheus::PrometheusBuilder::new()
         .with_http_listener(socket)
         .install()

@@ -98,7 +98,10 @@ fn judge(mut invoice: Invoice, ctx: &TransformContext<'_>) -> (DocSummary, Outco
     let Some(date) = clock::parse_doc_date(&inv.doc_dtls.dt) else {
         return (
             doc,
-            rejected(vec![Violation::new(2225, "Incorrect date format in document details")]),
+            rejected(vec![Violation::new(
+                2225,
+                "Incorrect date format in document details",
+            )]),
         );
     };
     let doc_type = &inv.doc_dtls.typ;

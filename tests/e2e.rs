@@ -11,7 +11,9 @@ fn irp() -> Command {
 }
 
 fn data(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
 }
 
 fn run(cmd: &mut Command) -> Output {
@@ -50,8 +52,21 @@ impl Work {
 
     fn gen(&self, name: &str, count: u64, seed: u64, invalid: f64) -> PathBuf {
         let path = self.path(name);
-        run(irp().args(["gen", "--count", &count.to_string(), "--seed", &seed.to_string()])
-            .args(["--invalid-share", &invalid.to_string(), "--now", NOW, "--out"])
+        run(irp()
+            .args([
+                "gen",
+                "--count",
+                &count.to_string(),
+                "--seed",
+                &seed.to_string(),
+            ])
+            .args([
+                "--invalid-share",
+                &invalid.to_string(),
+                "--now",
+                NOW,
+                "--out",
+            ])
             .arg(&path));
         path
     }
@@ -82,7 +97,10 @@ fn statuses(csv: &str) -> Vec<(String, String)> {
         .skip(1)
         .map(|l| {
             let cols: Vec<&str> = l.split(',').collect();
-            (cols[5].to_owned(), cols.get(9).copied().unwrap_or("").to_owned())
+            (
+                cols[5].to_owned(),
+                cols.get(9).copied().unwrap_or("").to_owned(),
+            )
         })
         .collect()
 }
@@ -131,7 +149,10 @@ fn check_writes_nothing_and_finds_in_run_duplicates() {
     let st = statuses(&w.read("chk/status.csv"));
     let valid_first = st[..200].iter().filter(|(s, _)| s == "ACT").count();
     assert!(valid_first > 100);
-    assert_eq!(st[200..].iter().filter(|(_, c)| c.contains("2150")).count() >= valid_first, true);
+    assert_eq!(
+        st[200..].iter().filter(|(_, c)| c.contains("2150")).count() >= valid_first,
+        true
+    );
     assert!(!w.path("db").exists(), "check must not create a registry");
 }
 
@@ -140,7 +161,11 @@ fn register_then_check_against_registry() {
     let w = Work::new();
     let input = w.gen("bulk.json", 50, 3, 0.0);
     run(w.cmd("register", "reg").arg(&input));
-    run(w.cmd("check", "chk").arg("--db").arg(w.path("db")).arg(&input));
+    run(w
+        .cmd("check", "chk")
+        .arg("--db")
+        .arg(w.path("db"))
+        .arg(&input));
     let s = summary(&w, "chk");
     assert_eq!(s["by_error_code"]["2150"], 50);
 }
@@ -173,7 +198,10 @@ fn bad_records_do_not_stop_the_others() {
     // The last record is cut off by the end of the file (no closing bracket needed).
     assert_eq!(st[4].0, "ACT");
     let s = summary(&w, "chk");
-    assert!(s["inputs"][0]["warnings"][0].as_str().unwrap().contains("closing ']'"));
+    assert!(s["inputs"][0]["warnings"][0]
+        .as_str()
+        .unwrap()
+        .contains("closing ']'"));
 }
 
 #[test]
@@ -182,10 +210,22 @@ fn hostile_inputs_get_clear_results() {
     let cases: Vec<(&str, Vec<u8>, usize)> = vec![
         ("empty.json", Vec::new(), 0),
         ("notjson.json", b"this is not json".to_vec(), 1),
-        ("truncated.json", b"[{\"Version\":\"1.1\",\"TranDtls\":{\"TaxSch\":\"G".to_vec(), 1),
+        (
+            "truncated.json",
+            b"[{\"Version\":\"1.1\",\"TranDtls\":{\"TaxSch\":\"G".to_vec(),
+            1,
+        ),
         ("utf8.json", b"[{\"Version\":\"\xff\xfe\"}]".to_vec(), 1),
-        ("deep.json", format!("[{}{}]", "[".repeat(200_000), "]".repeat(200_000)).into_bytes(), 1),
-        ("huge.json", format!("[{{\"Version\":\"{}\"}}]", "x".repeat(50 << 20)).into_bytes(), 1),
+        (
+            "deep.json",
+            format!("[{}{}]", "[".repeat(200_000), "]".repeat(200_000)).into_bytes(),
+            1,
+        ),
+        (
+            "huge.json",
+            format!("[{{\"Version\":\"{}\"}}]", "x".repeat(50 << 20)).into_bytes(),
+            1,
+        ),
     ];
     for (name, bytes, n) in cases {
         let path = w.path(name);
@@ -204,7 +244,11 @@ fn hostile_inputs_get_clear_results() {
 #[test]
 fn fatal_errors_name_the_file_and_exit_2() {
     let w = Work::new();
-    let out = w.cmd("check", "x").arg(w.path("missing.json")).output().unwrap();
+    let out = w
+        .cmd("check", "x")
+        .arg(w.path("missing.json"))
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("missing.json"));
 
@@ -220,7 +264,10 @@ fn fatal_errors_name_the_file_and_exit_2() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("bad.toml") && err.contains("not_a_key"), "{err}");
+    assert!(
+        err.contains("bad.toml") && err.contains("not_a_key"),
+        "{err}"
+    );
 }
 
 /// Spawns `register` on a large input, kills it mid-run, runs the same command again and
@@ -228,15 +275,18 @@ fn fatal_errors_name_the_file_and_exit_2() {
 #[test]
 fn kill_9_then_rerun_equals_uninterrupted_run() {
     let w = Work::new();
-    let input = w.gen("big.json", 6000, 21, 0.1);
+    let input = w.gen("big.json", 20000, 21, 0.1);
 
     // Reference: an uninterrupted run in its own folder.
     let reference = Work::new();
     std::fs::copy(&input, reference.path("big.json")).unwrap();
-    run(reference.cmd("register", "out").arg(reference.path("big.json")).args(["--batch-size", "256"]));
+    run(reference
+        .cmd("register", "out")
+        .arg(reference.path("big.json"))
+        .args(["--batch-size", "256"]));
 
-    let mut killed = false;
-    for delay_ms in [150u64, 400, 900, 1800] {
+    let mut killed = 0;
+    for delay_ms in [300u64, 1200, 2500] {
         let mut child = w
             .cmd("register", "out")
             .arg(&input)
@@ -246,18 +296,28 @@ fn kill_9_then_rerun_equals_uninterrupted_run() {
         std::thread::sleep(std::time::Duration::from_millis(delay_ms));
         if child.try_wait().unwrap().is_none() {
             child.kill().unwrap(); // SIGKILL
-            killed = true;
+            killed += 1;
         }
         child.wait().unwrap();
     }
-    run(w.cmd("register", "out").arg(&input).args(["--batch-size", "256"]));
-    assert!(killed || w.path("out/summary.json").exists());
+    // Every attempt was killed before it finished, and some registrations were committed.
+    assert_eq!(killed, 3);
+    assert!(!w.path("out/summary.json").exists());
+    run(w
+        .cmd("register", "out")
+        .arg(&input)
+        .args(["--batch-size", "256"]));
     assert_eq!(w.read("out/status.csv"), reference.read("out/status.csv"));
-    assert_eq!(w.read("out/results.jsonl"), reference.read("out/results.jsonl"));
+    assert_eq!(
+        w.read("out/results.jsonl"),
+        reference.read("out/results.jsonl")
+    );
     let s = summary(&w, "out");
     let r = summary(&reference, "out");
     assert_eq!(s["by_error_code"], r["by_error_code"]);
     assert_eq!(s["accepted"], r["accepted"]);
+    assert_eq!(s["resumed"], true);
+    assert_eq!(r["resumed"], false);
 }
 
 #[test]
@@ -272,6 +332,9 @@ fn golden_register_output() {
             std::fs::write(&golden, &got).unwrap();
         }
         let expected = std::fs::read_to_string(&golden).unwrap();
-        assert_eq!(got, expected, "{name} differs from the golden file (IRP_BLESS=1 to update)");
+        assert_eq!(
+            got, expected,
+            "{name} differs from the golden file (IRP_BLESS=1 to update)"
+        );
     }
 }

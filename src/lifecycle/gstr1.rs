@@ -757,9 +757,9 @@ mod tests {
         reg.status = IrnStatus::Cancelled;
         registry.update(&[(cancelled, &reg)]).unwrap();
 
-        let export = export(&registry, S, &Period::parse("042025").unwrap()).unwrap();
+        let exported = export(&registry, S, &Period::parse("042025").unwrap()).unwrap();
         assert_eq!(
-            export.counts,
+            exported.counts,
             Gstr1Counts {
                 registrations: 13,
                 cancelled: 1,
@@ -769,7 +769,7 @@ mod tests {
                 cdnur: 1
             }
         );
-        let text = serde_json::to_string(&export.gstr1).unwrap();
+        let text = serde_json::to_string(&exported.gstr1).unwrap();
         assert!(
             text.contains(r#""txval":300.50,"iamt":54.09,"camt":0.00,"samt":0.00,"csamt":1.50"#),
             "{text}"

@@ -438,7 +438,7 @@ mod tests {
         // crate (an independent inflater) checks our deflate and Adler-32.
         let mut data = vec![7u8; 1000];
         data.extend((0..=255u8).cycle().take(3000));
-        data.extend(std::iter::repeat(0u8).take(5000));
+        data.extend(std::iter::repeat_n(0u8, 5000));
         let mut raw = vec![0u8];
         raw.extend_from_slice(&data);
         let mut png = b"\x89PNG\r\n\x1a\n".to_vec();

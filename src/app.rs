@@ -35,6 +35,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Cancel(args) => crate::lifecycle::cancel_command(args),
         Command::Get(args) => crate::lifecycle::get_command(args),
         Command::Gstr1(args) => crate::lifecycle::gstr1_command(args),
+        Command::BenchStages(args) => bench_stages(args),
     }
 }
 
@@ -211,6 +212,39 @@ fn gen(args: GenArgs) -> anyhow::Result<ExitCode> {
         "irp gen: {} invoices ({} with a known defect)",
         stats.invoices, stats.invalid
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn bench_stages(args: crate::cli::BenchStagesArgs) -> anyhow::Result<ExitCode> {
+    let settings = load_settings(&args.common)?;
+    let today = parse_clock(args.common.now.as_deref())?.now().date();
+    let masters = Arc::new(load_masters(&settings)?);
+    let signer = if args.sign_sample > 0 {
+        Some(load_signer(&settings)?)
+    } else {
+        None
+    };
+    if let Some(dir) = &args.scratch_registry {
+        if dir.exists() {
+            bail!("{}: the scratch registry must not exist", dir.display());
+        }
+    }
+    let rates = crate::bench::stage_ceilings(
+        &args.input,
+        &settings,
+        masters,
+        today,
+        &crate::bench::CeilingOptions {
+            signer: signer.as_ref(),
+            sign_sample: args.sign_sample,
+            qr: args.qr,
+            scratch_registry: args.scratch_registry.as_deref(),
+        },
+    )?;
+    if let Some(dir) = &args.scratch_registry {
+        std::fs::remove_dir_all(dir).with_context(|| format!("{}", dir.display()))?;
+    }
+    println!("{}", serde_json::to_string_pretty(&rates)?);
     Ok(ExitCode::SUCCESS)
 }
 

@@ -30,6 +30,26 @@ pub enum Command {
     Get(GetArgs),
     /// Export the GSTR-1 JSON of a seller and return period from the registry.
     Gstr1(Gstr1Args),
+    /// Measure each stage's own rate on a file (used by scripts/bench.sh); prints JSON.
+    #[command(hide = true)]
+    BenchStages(BenchStagesArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchStagesArgs {
+    /// A bulk file (JSON array or NDJSON).
+    pub input: PathBuf,
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Invoices to sign twice each (RS256 with the configured key); 0 skips signing.
+    #[arg(long, default_value_t = 20_000)]
+    pub sign_sample: usize,
+    /// Also render the signed QR codes as PNG.
+    #[arg(long)]
+    pub qr: bool,
+    /// A scratch registry folder for the commit stage (must not exist).
+    #[arg(long, value_name = "DIR")]
+    pub scratch_registry: Option<PathBuf>,
 }
 
 /// Options shared by the commands that read the configuration and the registry.

@@ -6,6 +6,7 @@
 //! `ARCHITECTURE.md` for the pipeline and its invariants.
 
 pub mod app;
+pub mod bench;
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -124,6 +124,10 @@ pub struct Summary {
     pub invoices_per_second: f64,
     pub megabytes_per_second: f64,
     pub signing: Option<String>,
+    /// Peak resident memory of the process (MB), from the kernel.
+    pub peak_rss_mb: Option<f64>,
+    /// CPU seconds (user + system) of the process.
+    pub cpu_seconds: Option<f64>,
 }
 
 struct Shared {
@@ -337,6 +341,8 @@ pub fn run(opts: RunOptions) -> Result<Summary> {
             .signer
             .as_ref()
             .map(|s| s.algorithm().jose_name().to_owned()),
+        peak_rss_mb: crate::bench::peak_rss_mb(),
+        cpu_seconds: crate::bench::cpu_seconds(),
     };
     sink.finish(&summary)?;
     // Outputs are in place: only now is the run complete. A crash before this line resumes.

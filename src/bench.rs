@@ -1,0 +1,260 @@
+//! Stage ceilings for `scripts/bench.sh`: each stage's own rate on the same input, measured
+//! in the same run as the end-to-end commands, so results are ratios, not bare numbers.
+//!
+//! Parallel stages (parse, validate, IRN, sign, QR) use every core, as in the pipeline; read and
+//! frame are single-threaded (one reader thread), and the registry commit is one thread with a
+//! synced write per batch, as in the pipeline.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::config::Settings;
+use crate::error::{Error, Result};
+use crate::masters::Masters;
+use crate::model::Invoice;
+use crate::read::{frame_reader, Framed};
+use crate::registry::{IrnStatus, NewRegistration, Registration, Registry};
+use crate::sign::Signer;
+use crate::validate::Validator;
+
+/// One stage's measured ceiling.
+#[derive(Debug, Serialize)]
+pub struct StageRate {
+    pub stage: &'static str,
+    pub invoices: u64,
+    pub seconds: f64,
+    pub invoices_per_second: f64,
+    pub megabytes_per_second: f64,
+    pub threads: usize,
+}
+
+fn rate(
+    stage: &'static str,
+    invoices: u64,
+    bytes: u64,
+    started: Instant,
+    threads: usize,
+) -> StageRate {
+    let seconds = started.elapsed().as_secs_f64().max(1e-9);
+    StageRate {
+        stage,
+        invoices,
+        seconds,
+        invoices_per_second: invoices as f64 / seconds,
+        megabytes_per_second: bytes as f64 / 1e6 / seconds,
+        threads,
+    }
+}
+
+/// What to measure besides the always-measured CPU stages.
+pub struct CeilingOptions<'a> {
+    pub signer: Option<&'a Signer>,
+    /// Invoices to sign / render (signing is slow: a subset keeps the run short).
+    pub sign_sample: usize,
+    pub qr: bool,
+    /// A scratch folder for the registry-commit stage; `None` skips it.
+    pub scratch_registry: Option<&'a Path>,
+}
+
+/// Measures every stage on `file`.
+///
+/// # Errors
+/// The file cannot be read, or the scratch registry fails.
+pub fn stage_ceilings(
+    file: &Path,
+    settings: &Settings,
+    masters: Arc<Masters>,
+    today: chrono::NaiveDate,
+    opts: &CeilingOptions<'_>,
+) -> Result<Vec<StageRate>> {
+    let threads = rayon::current_num_threads();
+    let mut out = Vec::new();
+
+    let started = Instant::now();
+    let bytes = std::fs::read(file).map_err(|e| Error::io(file, e))?;
+    let n_bytes = bytes.len() as u64;
+    out.push(rate("read", 0, n_bytes, started, 1));
+
+    let started = Instant::now();
+    let mut records = Vec::new();
+    frame_reader(
+        bytes.as_slice(),
+        settings.pipeline.max_record_bytes,
+        1 << 20,
+        |r| {
+            if let Framed::Json(b) = r.body {
+                records.push(b);
+            }
+        },
+    )
+    .map_err(|e| Error::io(file, e))?;
+    drop(bytes);
+    let n = records.len() as u64;
+    let mut frame = rate("frame", n, n_bytes, started, 1);
+    frame.invoices = n;
+    out.push(frame);
+
+    // The baseline the issue names: bare simd-json parsing into the same structs, all cores.
+    let started = Instant::now();
+    let invoices: Vec<Invoice> = records
+        .par_iter()
+        .filter_map(|r| crate::transform::parse(r).ok())
+        .collect();
+    out.push(rate("parse", n, n_bytes, started, threads));
+    drop(records);
+
+    let validator = Validator::new(&settings.rules, masters, None, today);
+    let started = Instant::now();
+    let n_violations: usize = invoices
+        .par_iter()
+        .map(|i| validator.validate(i).len())
+        .sum();
+    std::hint::black_box(n_violations);
+    out.push(rate("validate", invoices.len() as u64, 0, started, threads));
+
+    let started = Instant::now();
+    let irns: Vec<[u8; 32]> = invoices
+        .par_iter()
+        .map(|i| {
+            let date = crate::clock::parse_doc_date(&i.doc_dtls.dt).unwrap_or(today);
+            crate::irn::compute(
+                &i.seller_dtls.gstin,
+                &crate::clock::financial_year(date),
+                &i.doc_dtls.typ,
+                &crate::irn::key_doc_no(&i.doc_dtls.no, true),
+            )
+        })
+        .collect();
+    out.push(rate("irn", invoices.len() as u64, 0, started, threads));
+
+    let started = Instant::now();
+    let canonical: Vec<Vec<u8>> = invoices
+        .par_iter()
+        .map(Invoice::to_canonical_json)
+        .collect();
+    out.push(rate(
+        "canonical_json",
+        invoices.len() as u64,
+        0,
+        started,
+        threads,
+    ));
+
+    if let Some(dir) = opts.scratch_registry {
+        let mut registry = Registry::open(dir, &settings.registry)?;
+        let batch = settings.pipeline.batch_size.max(1);
+        let started = Instant::now();
+        let mut seq = 0u64;
+        for (chunk_idx, chunk) in canonical.chunks(batch).enumerate() {
+            let regs: Vec<Registration> = chunk
+                .iter()
+                .enumerate()
+                .map(|(k, c)| Registration {
+                    ack_no: 1 + (chunk_idx * batch + k) as u64,
+                    ack_dt: "2025-06-20 11:30:00".to_owned(),
+                    status: IrnStatus::Active,
+                    run: 1,
+                    seq: (chunk_idx * batch + k) as u64,
+                    cancel: None,
+                    ewb: None,
+                    invoice: serde_json::value::RawValue::from_string(
+                        String::from_utf8_lossy(c).into_owned(),
+                    )
+                    .unwrap_or_default(),
+                })
+                .collect();
+            let news: Vec<NewRegistration<'_>> = regs
+                .iter()
+                .enumerate()
+                .map(|(k, r)| {
+                    let idx = chunk_idx * batch + k;
+                    NewRegistration {
+                        irn: irns[idx],
+                        seller_gstin: &invoices[idx].seller_dtls.gstin,
+                        period: "202506",
+                        registration: r,
+                    }
+                })
+                .collect();
+            // Look the batch up first, as the registry stage does, then commit it.
+            let keys: Vec<[u8; 32]> = news.iter().map(|r| r.irn).collect();
+            std::hint::black_box(registry.get_many(&keys)?);
+            seq += news.len() as u64;
+            registry.commit(&news, seq)?;
+        }
+        out.push(rate(
+            "registry_commit",
+            canonical.len() as u64,
+            0,
+            started,
+            1,
+        ));
+    }
+
+    if let Some(signer) = opts.signer {
+        let sample = &canonical[..opts.sign_sample.min(canonical.len())];
+        let started = Instant::now();
+        let tokens: Vec<String> = sample
+            .par_iter()
+            .zip(invoices.par_iter())
+            .map(|(c, inv)| {
+                let data = String::from_utf8_lossy(c);
+                let a = signer.sign_data(&data).unwrap_or_default();
+                let qr = crate::sign_stage::qr_data(
+                    &crate::sign_stage::QrDoc {
+                        seller_gstin: &inv.seller_dtls.gstin,
+                        doc_no: &inv.doc_dtls.no,
+                        doc_type: &inv.doc_dtls.typ,
+                        doc_date: &inv.doc_dtls.dt,
+                    },
+                    &crate::transform::qr_facts(inv),
+                    &[0u8; 32],
+                    "2025-06-20 11:30:00",
+                );
+                let b = signer.sign_data(&qr).unwrap_or_default();
+                std::hint::black_box(a);
+                b
+            })
+            .collect();
+        out.push(rate(
+            "sign_2x_rs256",
+            sample.len() as u64,
+            0,
+            started,
+            threads,
+        ));
+        if opts.qr {
+            let started = Instant::now();
+            let n_images = tokens
+                .par_iter()
+                .filter(|t| crate::qr::render(t, crate::qr::QrFormat::Png).is_ok())
+                .count();
+            out.push(rate("qr_png", n_images as u64, 0, started, threads));
+        }
+    }
+    Ok(out)
+}
+
+/// Peak resident memory of this process in MB (Linux `VmHWM`), if known.
+pub fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+/// CPU seconds (user + system) used by this process so far (Linux), if known.
+pub fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which is in parentheses and may hold spaces).
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    // The kernel reports clock ticks; USER_HZ is 100 on every Linux platform Rust supports.
+    Some((utime + stime) / 100.0)
+}

@@ -36,6 +36,22 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Get(args) => crate::lifecycle::get_command(args),
         Command::Gstr1(args) => crate::lifecycle::gstr1_command(args),
         Command::BenchStages(args) => bench_stages(args),
+        Command::BenchPrefill(args) => {
+            let settings = load_settings(&args.common)?;
+            let masters = load_masters(&settings)?;
+            let db = args
+                .common
+                .db
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_DB));
+            let secs = crate::bench::prefill(&db, &settings, &masters, args.count, args.seed)?;
+            println!(
+                "{{\"registrations\":{},\"seconds\":{secs:.3},\"per_second\":{:.0}}}",
+                args.count,
+                args.count as f64 / secs.max(1e-9)
+            );
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

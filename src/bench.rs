@@ -258,3 +258,92 @@ pub fn cpu_seconds() -> Option<f64> {
     // The kernel reports clock ticks; USER_HZ is 100 on every Linux platform Rust supports.
     Some((utime + stime) / 100.0)
 }
+
+/// Fills a registry with `count` registrations for the scale benchmark, on the bulk path
+/// (no signing, no WAL, flushed at the end). Invoices cycle through a pool of real generated
+/// invoices; each registration gets a distinct IRN and AckNo, and the period index is filled
+/// as `register` fills it.
+///
+/// # Errors
+/// Registry failures.
+pub fn prefill(
+    db: &Path,
+    settings: &Settings,
+    masters: &Masters,
+    count: u64,
+    seed: u64,
+) -> Result<f64> {
+    use sha2::{Digest, Sha256};
+    const POOL: u64 = 4096;
+    const BATCH: usize = 20_000;
+    let today = chrono::NaiveDate::from_ymd_opt(2025, 6, 20).unwrap_or_default();
+    let mut text = Vec::new();
+    let opts = crate::gen::GenOptions {
+        count: POOL,
+        seed,
+        invalid_share: 0.0,
+        today,
+        max_items: 20,
+        ndjson: true,
+    };
+    crate::gen::generate(&opts, masters, &mut text).map_err(|e| Error::io(db, e))?;
+    let mut pool = Vec::new();
+    frame_reader(text.as_slice(), 1 << 24, 1 << 20, |r| {
+        if let Framed::Json(b) = r.body {
+            if let Ok(inv) = crate::transform::parse(&b) {
+                pool.push((inv.seller_dtls.gstin.clone(), inv.to_canonical_json()));
+            }
+        }
+    })
+    .map_err(|e| Error::io(db, e))?;
+    if pool.is_empty() {
+        return Ok(0.0);
+    }
+    let mut registry = Registry::open(db, &settings.registry)?;
+    let started = Instant::now();
+    let mut ack = registry.ack_seq();
+    let mut done = 0u64;
+    while done < count {
+        let n = BATCH.min((count - done) as usize);
+        let regs: Vec<(crate::irn::Irn, usize, Registration)> = (0..n)
+            .map(|k| {
+                let idx = done + k as u64;
+                let irn: [u8; 32] =
+                    Sha256::digest(format!("prefill-{seed}-{idx}").as_bytes()).into();
+                let which = (idx % pool.len() as u64) as usize;
+                let reg = Registration {
+                    ack_no: crate::registry::ack_no(
+                        settings.registry.ack_prefix,
+                        2025,
+                        ack + 1 + k as u64,
+                    ),
+                    ack_dt: "2025-06-20 11:30:00".to_owned(),
+                    status: IrnStatus::Active,
+                    run: 0,
+                    seq: idx + 1,
+                    cancel: None,
+                    ewb: None,
+                    invoice: serde_json::value::RawValue::from_string(
+                        String::from_utf8_lossy(&pool[which].1).into_owned(),
+                    )
+                    .unwrap_or_default(),
+                };
+                (irn, which, reg)
+            })
+            .collect();
+        let news: Vec<NewRegistration<'_>> = regs
+            .iter()
+            .map(|(irn, which, reg)| NewRegistration {
+                irn: *irn,
+                seller_gstin: &pool[*which].0,
+                period: "202506",
+                registration: reg,
+            })
+            .collect();
+        ack += n as u64;
+        registry.commit_bulk_unsynced(&news, ack)?;
+        done += n as u64;
+    }
+    registry.flush()?;
+    Ok(started.elapsed().as_secs_f64())
+}

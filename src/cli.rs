@@ -33,6 +33,20 @@ pub enum Command {
     /// Measure each stage's own rate on a file (used by scripts/bench.sh); prints JSON.
     #[command(hide = true)]
     BenchStages(BenchStagesArgs),
+    /// Fill a registry with N registrations on the bulk path (scale benchmark); no signing.
+    #[command(hide = true)]
+    BenchPrefill(BenchPrefillArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchPrefillArgs {
+    /// Registrations to add.
+    #[arg(long)]
+    pub count: u64,
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    #[command(flatten)]
+    pub common: CommonArgs,
 }
 
 #[derive(Debug, Args)]

@@ -161,6 +161,8 @@ pub struct RegistryConfig {
     pub compression: String,
     /// Write buffer (memtable) size in MiB.
     pub write_buffer_mb: usize,
+    /// Data block size in KiB: larger blocks compress registrations better.
+    pub block_size_kb: usize,
     /// The first two digits of every AckNo (identifies this IRP instance; 10..99).
     pub ack_prefix: u8,
 }
@@ -173,6 +175,7 @@ impl Default for RegistryConfig {
             bloom_bits_per_key: 10.0,
             compression: "lz4".to_owned(),
             write_buffer_mb: 64,
+            block_size_kb: 16,
             ack_prefix: 11,
         }
     }

@@ -142,8 +142,7 @@ impl Framer {
         // Skip a UTF-8 byte order mark at the very start.
         while self.bom_left > 0 && idx < chunk.len() {
             let expected = [0xEF, 0xBB, 0xBF][3 - self.bom_left];
-            if chunk[idx] == expected
-            {
+            if chunk[idx] == expected {
                 self.bom_left -= 1;
                 idx += 1;
                 if self.bom_left == 0 {

@@ -107,6 +107,8 @@ pub struct Registry {
     path: PathBuf,
     sync: bool,
     read_only: bool,
+    /// Bulk pre-fill: no WAL (the caller flushes at the end).
+    bulk: bool,
     ack_seq: u64,
 }
 
@@ -158,6 +160,7 @@ impl Registry {
         let cf_opts = |bloom: bool| {
             let mut block = BlockBasedOptions::default();
             block.set_block_cache(&cache);
+            block.set_block_size(cfg.block_size_kb.max(1) << 10);
             if bloom && cfg.bloom_bits_per_key > 0.0 {
                 block.set_bloom_filter(cfg.bloom_bits_per_key, false);
             }
@@ -195,6 +198,7 @@ impl Registry {
             path: path.to_owned(),
             sync: cfg.sync_per_batch,
             read_only,
+            bulk: false,
             ack_seq: 0,
         };
         registry.ack_seq = registry.counter(KEY_ACK_SEQ)?;
@@ -316,6 +320,7 @@ impl Registry {
         }
         let mut opts = WriteOptions::default();
         opts.set_sync(self.sync);
+        opts.disable_wal(self.bulk);
         self.db.write_opt(batch, &opts).map_err(|e| self.fail(e))
     }
 
@@ -400,7 +405,8 @@ impl Registry {
         Ok(out)
     }
 
-    /// Writes without fsync and with the WAL off: for bulk pre-filling a benchmark registry.
+    /// Writes without fsync and without the WAL: for bulk pre-filling a benchmark registry.
+    /// Call [`Registry::flush`] at the end; a crash before it loses the unflushed part.
     ///
     /// # Errors
     /// Registry write errors.
@@ -411,8 +417,10 @@ impl Registry {
     ) -> Result<()> {
         let saved = self.sync;
         self.sync = false;
+        self.bulk = true;
         let res = self.commit(regs, new_ack_seq);
         self.sync = saved;
+        self.bulk = false;
         res
     }
 

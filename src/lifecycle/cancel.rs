@@ -25,7 +25,7 @@
 //! - 2270 more than `lifecycle.cancel_window_hours` after AckDt;
 //! - 2230 an active e-way bill exists for the IRN.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashSet};
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
@@ -473,8 +473,8 @@ impl Run {
         let mut found = self.registry.get_many(&irns)?.into_iter();
         let now = self.clock.now();
         let date = clock::format_ack(&now);
-        // IRN → its cancellation in this batch (waiting for the commit).
-        let mut cancelled_here: HashMap<Irn, usize> = HashMap::new();
+        // IRNs cancelled by an earlier request of this batch (waiting for the commit).
+        let mut cancelled_here: HashSet<Irn> = HashSet::new();
         let mut updates: Vec<(Irn, Registration)> = Vec::new();
         let mut outcomes = Vec::with_capacity(requests.len());
         for req in &requests {
@@ -493,7 +493,7 @@ impl Run {
                 irn: req.irn_text.clone(),
                 violations: vec![Violation::new(code, message)],
             };
-            let outcome = if cancelled_here.contains_key(&valid.irn) {
+            let outcome = if cancelled_here.contains(&valid.irn) {
                 reject(codes::NOT_ACTIVE, "Invoice is not active".to_owned())
             } else {
                 match registration {
@@ -521,7 +521,7 @@ impl Run {
                                     run: self.run_id,
                                     seq: req.seq,
                                 });
-                                cancelled_here.insert(valid.irn, updates.len());
+                                cancelled_here.insert(valid.irn);
                                 updates.push((valid.irn, reg));
                                 Outcome::Cancelled {
                                     irn: req.irn_text.clone(),

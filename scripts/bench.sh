@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# End-to-end benchmark: one command, any machine. Generates seeded data, measures each stage's
+# own ceiling and the end-to-end rates of `check` and `register` in the same run, on an empty
+# registry and on one pre-filled with PREFILL registrations, and the peak RSS of `check` on a
+# BIG_GB input. Prints one table and writes BENCHMARKS.md.
+#
+# Knobs (environment): N (invoices for check and the CPU stages, default 200000),
+# REG_N (invoices for register, default 20000), PREFILL (default 10000000; 0 skips),
+# BIG_GB (default 10; 0 skips), WORK (scratch folder, default bench-data), KEEP=1 keeps it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+N=${N:-200000}
+REG_N=${REG_N:-20000}
+PREFILL=${PREFILL:-10000000}
+BIG_GB=${BIG_GB:-10}
+WORK=${WORK:-bench-data}
+NOW="2025-06-20 11:30:00"
+
+cargo build --release --locked >&2
+BIN=$PWD/target/release/irp
+mkdir -p "$WORK"
+WORK=$(cd "$WORK" && pwd)
+CFG=$WORK/bench.toml
+# zstd keeps a 10M-registration registry under 10 GB on disk (about 730 bytes each).
+cat > "$CFG" <<EOF
+[registry]
+compression = "zstd"
+[signing]
+key = "$WORK/keys/irp-signing-key.pem"
+cert = "$WORK/keys/irp-signing-cert.pem"
+EOF
+
+log() { echo "bench: $*" >&2; }
+
+log "generating $N + $REG_N invoices"
+[ -f "$WORK/bulk.json" ] || "$BIN" gen --count "$N" --seed 42 --now "$NOW" --out "$WORK/bulk.json" 2>/dev/null
+[ -f "$WORK/reg.json" ] || "$BIN" gen --count "$REG_N" --seed 43 --now "$NOW" --out "$WORK/reg.json" 2>/dev/null
+[ -f "$WORK/reg2.json" ] || "$BIN" gen --count "$REG_N" --seed 44 --now "$NOW" --out "$WORK/reg2.json" 2>/dev/null
+
+log "stage ceilings"
+rm -rf "$WORK/scratch-db"
+"$BIN" bench-stages "$WORK/bulk.json" --config "$CFG" --now "$NOW" --sign-sample "$REG_N" --qr \
+  --scratch-registry "$WORK/scratch-db" > "$WORK/stages.json"
+
+log "check on $N invoices"
+rm -rf "$WORK/out-check"
+"$BIN" check "$WORK/bulk.json" --config "$CFG" --now "$NOW" --quiet --out "$WORK/out-check"
+
+log "register $REG_N invoices on an empty registry"
+rm -rf "$WORK/db-empty" "$WORK/out-reg-empty"
+"$BIN" register "$WORK/reg.json" --config "$CFG" --db "$WORK/db-empty" --now "$NOW" --quiet --out "$WORK/out-reg-empty"
+
+echo '{}' > "$WORK/prefill.json"
+if [ "$PREFILL" -gt 0 ]; then
+  if [ ! -f "$WORK/db-full/.prefilled-$PREFILL" ]; then
+    log "pre-filling a registry with $PREFILL registrations (bulk path, no signing)"
+    rm -rf "$WORK/db-full"
+    "$BIN" bench-prefill --count "$PREFILL" --config "$CFG" --db "$WORK/db-full" > "$WORK/prefill.json"
+    touch "$WORK/db-full/.prefilled-$PREFILL"
+  fi
+  log "opening the full registry (get of an unknown IRN: open + one lookup)"
+  python3 - "$BIN" "$CFG" "$WORK" <<'PY'
+import json, subprocess, sys, time
+binary, cfg, work = sys.argv[1:4]
+runs = []
+for _ in range(3):
+    t = time.monotonic()
+    subprocess.run([binary, "get", "--config", cfg, "--db", f"{work}/db-full", "--irn", "0" * 64],
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    runs.append(time.monotonic() - t)
+info = json.load(open(f"{work}/prefill.json")) if open(f"{work}/prefill.json").read().strip() != "{}" else {}
+info["open_seconds"] = min(runs)
+json.dump(info, open(f"{work}/prefill-open.json", "w"))
+PY
+  du -sb "$WORK/db-full" | cut -f1 > "$WORK/db-full.bytes"
+  log "register $REG_N new invoices against the full registry"
+  rm -rf "$WORK/out-reg-full"
+  "$BIN" register "$WORK/reg2.json" --config "$CFG" --db "$WORK/db-full" --now "$NOW" --quiet --out "$WORK/out-reg-full"
+fi
+
+if [ "$BIG_GB" -gt 0 ]; then
+  log "check on a ${BIG_GB} GB NDJSON input (streamed; peak RSS)"
+  BIG_COUNT=$(python3 -c "print(int($BIG_GB * 1e9 / 2330))")
+  [ -f "$WORK/big.ndjson" ] || "$BIN" gen --count "$BIG_COUNT" --seed 45 --now "$NOW" --ndjson --out "$WORK/big.ndjson" 2>/dev/null
+  rm -rf "$WORK/out-big"
+  "$BIN" check "$WORK/big.ndjson" --config "$CFG" --now "$NOW" --quiet --out "$WORK/out-big"
+fi
+
+python3 - "$WORK" "$N" "$REG_N" "$PREFILL" "$BIG_GB" <<'PY'
+import json, os, platform, subprocess, sys
+work, n, reg_n, prefill, big_gb = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
+stages = {s["stage"]: s for s in json.load(open(f"{work}/stages.json"))}
+def summary(name):
+    p = f"{work}/{name}/summary.json"
+    return json.load(open(p)) if os.path.exists(p) else None
+rows = []
+def stage_row(name, label):
+    s = stages.get(name)
+    if s:
+        rows.append((label, s["invoices_per_second"], s["megabytes_per_second"] or None,
+                     f'{s["threads"]} thr', None, ""))
+for name, label in [("read", "read (page cache)"), ("frame", "frame"), ("parse", "simd-json parse"),
+                    ("validate", "validate"), ("irn", "IRN"), ("canonical_json", "canonical JSON"),
+                    ("registry_commit", "registry commit (synced)"), ("sign_2x_rs256", "sign 2x RS256"),
+                    ("qr_png", "QR PNG")]:
+    stage_row(name, label)
+def e2e(label, summ, ceiling_name, ceiling_label):
+    if not summ:
+        return
+    cpu = summ.get("cpu_seconds") or 0
+    wall = summ["wall_seconds"]
+    ceil = stages.get(ceiling_name, {}).get("invoices_per_second")
+    ratio = summ["invoices_per_second"] / ceil if ceil else None
+    rows.append((label, summ["invoices_per_second"], summ["megabytes_per_second"],
+                 f"{100*cpu/wall:.0f}% CPU", summ.get("peak_rss_mb"),
+                 f"{100*ratio:.0f}% of {ceiling_label}" if ratio else ""))
+check = summary("out-check"); reg_e = summary("out-reg-empty"); reg_f = summary("out-reg-full"); big = summary("out-big")
+e2e(f"check ({n})", check, "parse", "parse")
+e2e(f"register, empty registry ({reg_n})", reg_e, "sign_2x_rs256", "sign")
+e2e(f"register, {prefill:,} in registry ({reg_n})", reg_f, "sign_2x_rs256", "sign")
+e2e(f"check, {big_gb:g} GB NDJSON", big, "parse", "parse")
+lines = ["| stage / run | invoices/s | MB/s | CPU | peak RSS MB | share of bottleneck |",
+         "|---|---:|---:|---:|---:|---|"]
+for label, ips, mbs, cpu, rss, share in rows:
+    lines.append(f"| {label} | {ips:,.0f} | {'' if mbs is None else f'{mbs:,.1f}'} | {cpu} | {'' if rss is None else f'{rss:,.0f}'} | {share} |")
+extra = []
+if reg_e and reg_f:
+    extra.append(f"- register with {prefill:,} registrations already in the registry runs at "
+                 f"{100*reg_f['invoices_per_second']/reg_e['invoices_per_second']:.1f}% of its rate on an empty one "
+                 f"({reg_f['invoices_per_second']:,.0f} vs {reg_e['invoices_per_second']:,.0f} invoices/s)")
+if os.path.exists(f"{work}/prefill-open.json"):
+    po = json.load(open(f"{work}/prefill-open.json"))
+    size = int(open(f"{work}/db-full.bytes").read()) if os.path.exists(f"{work}/db-full.bytes") else 0
+    extra.append(f"- registry of {prefill:,}: opened and queried in {po['open_seconds']:.3f} s (process start + open + one lookup); "
+                 f"{size/1e9:.2f} GB on disk; pre-filled at {po.get('per_second', 0):,.0f} registrations/s")
+cpu = ""
+try:
+    cpu = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
+except Exception:
+    pass
+mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+machine = f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB RAM, {platform.system()} {platform.release()}"
+table = "\n".join(lines + [""] + extra)
+print(table)
+with open("BENCHMARKS.md", "w") as f:
+    f.write("# Benchmarks\n\n")
+    f.write("Produced by `scripts/bench.sh` (all figures from one run; ratios compare a run with the ceiling of its bottleneck stage measured in the same run).\n\n")
+    f.write(f"Machine: {machine}.\n\n")
+    f.write(f"Data: `irp gen` seeds 42-45, about 2.3 KB and 7 items per invoice; check on {n:,} invoices, register on {reg_n:,} (RS256, two signatures each).\n\n")
+    f.write(table + "\n")
+PY
+[ "${KEEP:-0}" = 1 ] || { rm -rf "$WORK/big.ndjson" "$WORK/out-big"; }

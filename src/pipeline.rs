@@ -234,6 +234,8 @@ pub fn run(opts: RunOptions) -> Result<Summary> {
             };
             move || -> Result<()> {
                 for batch in raw_rx {
+                    let started = Instant::now();
+                    let n_records = batch.records.len();
                     let bytes = batch.bytes;
                     let records = pool.install(|| {
                         batch
@@ -242,6 +244,7 @@ pub fn run(opts: RunOptions) -> Result<Summary> {
                             .map(|raw| transform::process(raw, &ctx))
                             .collect()
                     });
+                    telemetry::stage_busy("transform", started, n_records);
                     if proc_tx.send(Batch { records, bytes }).is_err() {
                         shared.abort.store(true, Ordering::Relaxed);
                         break;
@@ -255,6 +258,7 @@ pub fn run(opts: RunOptions) -> Result<Summary> {
             move || -> Result<Option<Stage>> {
                 let mut stage = stage;
                 for mut batch in proc_rx {
+                    let started = Instant::now();
                     let res = match &mut stage {
                         Stage::Register(s) => s.process(&mut batch),
                         Stage::Check(s) => s.process(&mut batch),
@@ -263,6 +267,7 @@ pub fn run(opts: RunOptions) -> Result<Summary> {
                         shared.abort.store(true, Ordering::Relaxed);
                         return Err(e);
                     }
+                    telemetry::stage_busy("registry", started, batch.records.len());
                     if reg_tx.send(batch).is_err() {
                         break;
                     }
@@ -277,6 +282,7 @@ pub fn run(opts: RunOptions) -> Result<Summary> {
             let shared = Arc::clone(&shared);
             move || -> Result<()> {
                 for mut batch in reg_rx {
+                    let started = Instant::now();
                     if let Some(signer) = &signer {
                         if let Err(e) =
                             pool.install(|| sign_stage::sign_batch(&mut batch, signer, qr_format))
@@ -285,6 +291,7 @@ pub fn run(opts: RunOptions) -> Result<Summary> {
                             return Err(e);
                         }
                     }
+                    telemetry::stage_busy("sign", started, batch.records.len());
                     if signed_tx.send(batch).is_err() {
                         break;
                     }
@@ -297,10 +304,12 @@ pub fn run(opts: RunOptions) -> Result<Summary> {
             let sink = &mut sink;
             move || -> Result<()> {
                 for batch in signed_rx {
+                    let started = Instant::now();
                     if let Err(e) = sink.write_batch(&batch) {
                         shared.abort.store(true, Ordering::Relaxed);
                         return Err(e);
                     }
+                    telemetry::stage_busy("write", started, batch.records.len());
                     telemetry::batch_written(&batch);
                     shared.progress.add_records(batch.records.len() as u64);
                 }

@@ -338,3 +338,176 @@ fn golden_register_output() {
         );
     }
 }
+
+/// Asserts that each needle occurs in `text`, in the given order.
+fn assert_in_order(text: &str, needles: &[&str]) {
+    let mut from = 0;
+    for needle in needles {
+        let at = text[from..]
+            .find(needle)
+            .unwrap_or_else(|| panic!("{needle} not in order in {text}"));
+        from += at + needle.len();
+    }
+}
+
+fn first_success(w: &Work, out: &str) -> serde_json::Value {
+    w.read(&format!("{out}/results.jsonl"))
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|v| v["Status"] == "ACT")
+        .expect("an accepted invoice")
+}
+
+#[test]
+fn signed_invoice_verifies_with_the_certificate_only() {
+    let w = Work::new();
+    let input = w.gen("bulk.json", 5, 9, 0.0);
+    run(w.cmd("register", "out").arg(&input));
+    let ok = first_success(&w, "out");
+    let jws = ok["SignedInvoice"].as_str().unwrap();
+    let cert = data("keys/test-cert.pem");
+
+    // irp verify accepts it and shows the embedded invoice, which starts with AckNo, AckDt, Irn.
+    let out = irp()
+        .args(["verify", "--cert"])
+        .arg(&cert)
+        .arg(jws)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("\"alg\":\"RS256\"") && text.contains("VALID"),
+        "{text}"
+    );
+    let data_line = text.lines().find(|l| l.starts_with("data: ")).unwrap();
+    let embedded: serde_json::Value = serde_json::from_str(&data_line[6..]).unwrap();
+    assert_eq!(embedded["AckNo"], ok["AckNo"]);
+    assert_eq!(embedded["Irn"], ok["Irn"]);
+    assert_in_order(
+        &data_line[6..],
+        &["{\"AckNo\":", "\"AckDt\":", "\"Irn\":", "\"Version\":"],
+    );
+    assert_eq!(embedded["ItemList"][0]["ItemNo"], 0);
+
+    // A tampered payload byte is refused.
+    let parts: Vec<&str> = jws.split('.').collect();
+    let mut payload = parts[1].as_bytes().to_vec();
+    payload[10] = if payload[10] == b'A' { b'B' } else { b'A' };
+    let tampered = format!(
+        "{}.{}.{}",
+        parts[0],
+        String::from_utf8(payload).unwrap(),
+        parts[2]
+    );
+    let out = irp()
+        .args(["verify", "--cert"])
+        .arg(&cert)
+        .arg(&tampered)
+        .output()
+        .unwrap();
+    assert_ne!(out.status.code(), Some(0));
+
+    // Without a certificate it only decodes, and says so.
+    let out = irp()
+        .args(["verify"])
+        .arg(ok["SignedQRCode"].as_str().unwrap())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("NOT VERIFIED"), "{text}");
+    let qr_line = text.lines().find(|l| l.starts_with("data: ")).unwrap();
+    let qr: serde_json::Value = serde_json::from_str(&qr_line[6..]).unwrap();
+    let names = [
+        "SellerGstin",
+        "BuyerGstin",
+        "DocNo",
+        "DocTyp",
+        "DocDt",
+        "TotInvVal",
+        "ItemCnt",
+        "MainHsnCode",
+        "Irn",
+        "IrnDt",
+    ];
+    assert_eq!(qr.as_object().unwrap().len(), names.len());
+    let quoted: Vec<String> = names.iter().map(|n| format!("\"{n}\":")).collect();
+    assert_in_order(
+        &qr_line[6..],
+        &quoted.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    assert_eq!(qr["IrnDt"], ok["AckDt"]);
+
+    // An independent verifier: the openssl command line with only the certificate.
+    if Command::new("openssl").arg("version").output().is_ok() {
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let pubkey = Command::new("openssl")
+            .args(["x509", "-pubkey", "-noout", "-in"])
+            .arg(&cert)
+            .output()
+            .unwrap();
+        std::fs::write(w.path("pub.pem"), &pubkey.stdout).unwrap();
+        std::fs::write(w.path("input.txt"), format!("{}.{}", parts[0], parts[1])).unwrap();
+        std::fs::write(w.path("sig.bin"), b64.decode(parts[2]).unwrap()).unwrap();
+        let out = Command::new("openssl")
+            .args(["dgst", "-sha256", "-verify"])
+            .arg(w.path("pub.pem"))
+            .arg("-signature")
+            .arg(w.path("sig.bin"))
+            .arg(w.path("input.txt"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        std::fs::write(
+            w.path("input.txt"),
+            format!("{}.{}", parts[0], &tampered.split('.').nth(1).unwrap()),
+        )
+        .unwrap();
+        let out = Command::new("openssl")
+            .args(["dgst", "-sha256", "-verify"])
+            .arg(w.path("pub.pem"))
+            .arg("-signature")
+            .arg(w.path("sig.bin"))
+            .arg(w.path("input.txt"))
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+    }
+}
+
+#[test]
+fn qr_png_decodes_back_to_the_signed_qr_code() {
+    let w = Work::new();
+    let input = w.gen("bulk.json", 3, 13, 0.0);
+    run(w.cmd("register", "out").arg(&input).args(["--qr", "png"]));
+    let ok = first_success(&w, "out");
+    let irn = ok["Irn"].as_str().unwrap();
+    let png = image::open(w.path(&format!("out/qr/{irn}.png")))
+        .unwrap()
+        .to_luma8();
+    let mut prepared = rqrr::PreparedImage::prepare(png);
+    let grids = prepared.detect_grids();
+    assert_eq!(grids.len(), 1);
+    let (_, content) = grids[0].decode().unwrap();
+    assert_eq!(content, ok["SignedQRCode"].as_str().unwrap());
+}
+
+#[test]
+fn directory_input_in_name_order_with_per_file_counts() {
+    let w = Work::new();
+    std::fs::create_dir(w.path("inbox")).unwrap();
+    let b = w.gen("inbox/b.json", 4, 31, 0.0);
+    let a = w.gen("inbox/a.json", 6, 32, 0.0);
+    assert!(a.exists() && b.exists());
+    run(w.cmd("check", "out").arg(w.path("inbox")));
+    let s = summary(&w, "out");
+    assert_eq!(s["total"], 10);
+    assert!(s["inputs"][0]["path"].as_str().unwrap().ends_with("a.json"));
+    assert_eq!(s["inputs"][0]["records"], 6);
+    assert_eq!(s["inputs"][1]["records"], 4);
+}

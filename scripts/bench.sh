@@ -5,13 +5,13 @@
 # BIG_GB input. Prints one table and writes BENCHMARKS.md.
 #
 # Knobs (environment): N (invoices for check and the CPU stages, default 200000),
-# REG_N (invoices for register, default 20000), PREFILL (default 10000000; 0 skips),
+# REG_N (invoices for register, default 40000), PREFILL (default 10000000; 0 skips),
 # BIG_GB (default 10; 0 skips), WORK (scratch folder, default bench-data), KEEP=1 keeps it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 N=${N:-200000}
-REG_N=${REG_N:-20000}
+REG_N=${REG_N:-40000}
 PREFILL=${PREFILL:-10000000}
 BIG_GB=${BIG_GB:-10}
 WORK=${WORK:-bench-data}
@@ -59,6 +59,8 @@ if [ "$PREFILL" -gt 0 ]; then
     "$BIN" bench-prefill --count "$PREFILL" --config "$CFG" --db "$WORK/db-full" > "$WORK/prefill.json"
     touch "$WORK/db-full/.prefilled-$PREFILL"
   fi
+  log "waiting for the full registry's background compaction to settle"
+  "$BIN" bench-prefill --count 0 --config "$CFG" --db "$WORK/db-full" > "$WORK/prefill-settle.json"
   log "opening the full registry (get of an unknown IRN: open + one lookup)"
   python3 - "$BIN" "$CFG" "$WORK" <<'PY'
 import json, subprocess, sys, time

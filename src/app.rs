@@ -44,9 +44,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .db
                 .clone()
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_DB));
-            let secs = crate::bench::prefill(&db, &settings, &masters, args.count, args.seed)?;
+            let (secs, compaction) =
+                crate::bench::prefill(&db, &settings, &masters, args.count, args.seed)?;
             println!(
-                "{{\"registrations\":{},\"seconds\":{secs:.3},\"per_second\":{:.0}}}",
+                "{{\"registrations\":{},\"seconds\":{secs:.3},\"per_second\":{:.0},\"compaction_wait_seconds\":{compaction:.3}}}",
                 args.count,
                 args.count as f64 / secs.max(1e-9)
             );

@@ -41,16 +41,75 @@ pub struct RegisterStage {
 /// The duplicate stage of `check`: nothing is written.
 pub struct CheckStage {
     pub registry: Option<Registry>,
-    /// First 128 bits of each IRN seen in this run → its position (24 bytes an invoice).
-    seen: HashMap<u128, u64>,
+    seen: SeenSet,
 }
 
 impl CheckStage {
     pub fn new(registry: Option<Registry>) -> CheckStage {
         CheckStage {
             registry,
-            seen: HashMap::new(),
+            seen: SeenSet::default(),
         }
+    }
+}
+
+/// Shards of the IRNs seen in a `check` run: the one structure that grows with the input.
+/// 128 bits of SHA-256 identify an IRN (a collision among 10^10 IRNs has odds below 10^-18).
+/// Sharding keeps each table small, so growing one never doubles the whole set's memory at
+/// once; about 30 bytes an invoice.
+struct SeenSet {
+    shards: Vec<HashMap<[u8; 16], u64, IrnHash>>,
+}
+
+/// Number of shards (indexed by a byte of the IRN outside the stored 128 bits).
+const SEEN_SHARDS: usize = 256;
+
+impl Default for SeenSet {
+    fn default() -> SeenSet {
+        SeenSet {
+            shards: (0..SEEN_SHARDS).map(|_| HashMap::default()).collect(),
+        }
+    }
+}
+
+impl SeenSet {
+    /// The first position of this IRN in the run, recording `seq` if it is new.
+    fn first_or_insert(&mut self, irn: &Irn, seq: u64) -> Option<u64> {
+        let mut key = [0u8; 16];
+        key.copy_from_slice(&irn[..16]);
+        let shard = &mut self.shards[usize::from(irn[16]) % SEEN_SHARDS];
+        match shard.entry(key) {
+            std::collections::hash_map::Entry::Occupied(e) => Some(*e.get()),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(seq);
+                None
+            }
+        }
+    }
+}
+
+/// IRNs are SHA-256 output, already uniform: their first 8 bytes are the hash.
+#[derive(Clone, Copy, Default)]
+struct IrnHash;
+
+impl std::hash::BuildHasher for IrnHash {
+    type Hasher = IrnHasher;
+    fn build_hasher(&self) -> IrnHasher {
+        IrnHasher(0)
+    }
+}
+
+struct IrnHasher(u64);
+
+impl std::hash::Hasher for IrnHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut word = [0u8; 8];
+        let n = bytes.len().min(8);
+        word[..n].copy_from_slice(&bytes[..n]);
+        self.0 ^= u64::from_le_bytes(word);
     }
 }
 
@@ -188,6 +247,22 @@ fn registered(
     }))
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seen_set_reports_the_first_position() {
+        let mut seen = SeenSet::default();
+        let a = irn::compute("29AAFCC9980M1ZR", "2025-26", "INV", "1");
+        let b = irn::compute("29AAFCC9980M1ZR", "2025-26", "INV", "2");
+        assert_eq!(seen.first_or_insert(&a, 1), None);
+        assert_eq!(seen.first_or_insert(&b, 2), None);
+        assert_eq!(seen.first_or_insert(&a, 3), Some(1));
+        assert_eq!(seen.first_or_insert(&b, 4), Some(2));
+    }
+}
+
 impl CheckStage {
     /// Marks duplicates against the registry (if given) and earlier invoices of the run.
     ///
@@ -205,10 +280,9 @@ impl CheckStage {
             };
             let irn = accepted.irn;
             let found = lookups.next().flatten();
-            let short = u128::from_be_bytes(irn[..16].try_into().unwrap_or([0; 16]));
             rec.outcome = if let Some(reg) = found {
                 duplicate(dup_of(&reg, &irn))
-            } else if let Some(&first) = self.seen.get(&short) {
+            } else if let Some(first) = self.seen.first_or_insert(&irn, rec.seq) {
                 duplicate(DupInfo {
                     ack_no: None,
                     ack_dt: None,
@@ -216,7 +290,6 @@ impl CheckStage {
                     first_seq: Some(first),
                 })
             } else {
-                self.seen.insert(short, rec.seq);
                 registered(accepted, None, None)
             };
         }

@@ -424,6 +424,34 @@ impl Registry {
         res
     }
 
+    /// Waits until RocksDB has no compaction pending or running (after a bulk load, so a
+    /// benchmark measures a registry in its steady state), or until `timeout`. Returns the time
+    /// waited.
+    ///
+    /// # Errors
+    /// Registry property read errors.
+    pub fn wait_for_compactions(&self, timeout: std::time::Duration) -> Result<std::time::Duration> {
+        let started = std::time::Instant::now();
+        loop {
+            let mut busy = false;
+            for name in [CF_IRN, CF_PERIOD] {
+                let cf = self.cf(name)?;
+                for prop in ["rocksdb.compaction-pending", "rocksdb.num-running-compactions"] {
+                    let value = self
+                        .db
+                        .property_int_value_cf(cf, prop)
+                        .map_err(|e| self.fail(e))?
+                        .unwrap_or(0);
+                    busy |= value > 0;
+                }
+            }
+            if !busy || started.elapsed() >= timeout {
+                return Ok(started.elapsed());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(500));
+        }
+    }
+
     /// Flushes memtables to disk (after a bulk load).
     ///
     /// # Errors

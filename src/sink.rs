@@ -181,23 +181,9 @@ impl Sink {
                     line.extend_from_slice(d.irn.as_bytes());
                 }
                 line.extend_from_slice(b",,,");
-                let codes: Vec<String> = violations.iter().map(|v| v.code.to_string()).collect();
-                push_csv(line, &codes.join("|"));
-                line.push(b',');
-                let messages: Vec<&str> = violations.iter().map(|v| v.message.as_str()).collect();
-                push_csv(line, &messages.join("|"));
-                line.push(b'\n');
-                let response = Failure {
-                    status: 0,
-                    error_details: violations
-                        .iter()
-                        .map(|v| ErrorDetail {
-                            error_code: v.code.to_string(),
-                            error_message: &v.message,
-                        })
-                        .collect(),
-                    info_dtls: dup.as_ref().map(|d| vec![DupIrnInfo::new(d)]),
-                };
+                push_violations(line, violations);
+                let response =
+                    Failure::new(violations, dup.as_ref().map(|d| vec![DupIrnInfo::new(d)]));
                 write_json(&mut self.results, &response, &self.dir)?;
             }
             Outcome::Valid(_) => {
@@ -247,6 +233,16 @@ fn push_num(line: &mut Vec<u8>, n: u64) {
     let _ = write!(line, "{n}");
 }
 
+/// Appends the `error_codes,error_messages` columns (each joined with `|`) and the newline.
+pub fn push_violations(line: &mut Vec<u8>, violations: &[crate::error::Violation]) {
+    let codes: Vec<String> = violations.iter().map(|v| v.code.to_string()).collect();
+    push_csv(line, &codes.join("|"));
+    line.push(b',');
+    let messages: Vec<&str> = violations.iter().map(|v| v.message.as_str()).collect();
+    push_csv(line, &messages.join("|"));
+    line.push(b'\n');
+}
+
 /// Appends a field with RFC 4180 quoting.
 pub fn push_csv(line: &mut Vec<u8>, field: &str) {
     if field
@@ -290,6 +286,26 @@ pub struct Failure<'a> {
     pub status: u8,
     pub error_details: Vec<ErrorDetail<'a>>,
     pub info_dtls: Option<Vec<DupIrnInfo>>,
+}
+
+impl<'a> Failure<'a> {
+    /// NIC's error response for these violations.
+    pub fn new(
+        violations: &'a [crate::error::Violation],
+        info_dtls: Option<Vec<DupIrnInfo>>,
+    ) -> Failure<'a> {
+        Failure {
+            status: 0,
+            error_details: violations
+                .iter()
+                .map(|v| ErrorDetail {
+                    error_code: v.code.to_string(),
+                    error_message: &v.message,
+                })
+                .collect(),
+            info_dtls,
+        }
+    }
 }
 
 #[derive(Serialize)]

@@ -126,22 +126,26 @@ fn judge(mut invoice: Invoice, ctx: &TransformContext<'_>) -> (DocSummary, Outco
     (doc, Outcome::Valid(Box::new(accepted)))
 }
 
-/// The invoice's QR claims; MainHsnCode is the HSN of the item with the highest taxable value
-/// (the first such item on a tie).
+/// The invoice's QR claims.
 pub fn qr_facts(inv: &Invoice) -> QrFacts {
-    let mut best: Option<(&str, Decimal)> = None;
-    for item in &inv.item_list {
-        let value = item.ass_amt.value;
-        if best.is_none_or(|(_, v)| value > v) {
-            best = Some((&item.hsn_cd, value));
-        }
-    }
     QrFacts {
         buyer_gstin: inv.buyer_dtls.gstin.clone(),
         tot_inv_val: inv.val_dtls.tot_inv_val,
         item_cnt: inv.item_list.len(),
-        main_hsn: best.map(|(h, _)| h.to_owned()).unwrap_or_default(),
+        main_hsn: main_hsn(inv.item_list.iter().map(|i| (i.hsn_cd.as_str(), i.ass_amt.value))),
     }
+}
+
+/// MainHsnCode: the HSN of the item with the highest taxable value (the first such item on a
+/// tie). Shared by registration and by re-signing from the registry, so both agree.
+pub fn main_hsn<'a>(items: impl IntoIterator<Item = (&'a str, Decimal)>) -> String {
+    let mut best: Option<(&str, Decimal)> = None;
+    for (hsn, value) in items {
+        if best.is_none_or(|(_, v)| value > v) {
+            best = Some((hsn, value));
+        }
+    }
+    best.map(|(h, _)| h.to_owned()).unwrap_or_default()
 }
 
 /// Best-effort document identity of a record that failed to parse as an invoice.

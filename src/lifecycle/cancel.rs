@@ -43,7 +43,7 @@ use crate::irn::{self, Irn};
 use crate::pipeline::{self, Input, Mode};
 use crate::read::{Framed, FramedRecord, Framer};
 use crate::registry::{Cancellation, IrnStatus, Registration, Registry};
-use crate::sink::{push_csv, ErrorDetail, Failure};
+use crate::sink::{push_csv, push_violations, Failure};
 
 /// Header of `cancel_status.csv`.
 pub const STATUS_HEADER: &str = "seq,irn,status,cancel_date,error_codes,error_messages";
@@ -619,23 +619,8 @@ impl Run {
                 }
                 push_csv(line, irn);
                 line.extend_from_slice(b",ERR,,");
-                let codes: Vec<String> = violations.iter().map(|v| v.code.to_string()).collect();
-                push_csv(line, &codes.join("|"));
-                line.push(b',');
-                let messages: Vec<&str> = violations.iter().map(|v| v.message.as_str()).collect();
-                push_csv(line, &messages.join("|"));
-                line.push(b'\n');
-                let response = Failure {
-                    status: 0,
-                    error_details: violations
-                        .iter()
-                        .map(|v| ErrorDetail {
-                            error_code: v.code.to_string(),
-                            error_message: &v.message,
-                        })
-                        .collect(),
-                    info_dtls: None,
-                };
+                push_violations(line, violations);
+                let response = Failure::new(violations, None);
                 serde_json::to_writer(&mut self.results, &response)
                     .map_err(|e| Error::io(results_path(), e.into()))?;
             }

@@ -126,18 +126,12 @@ impl StoredInvoice {
     /// The QR claims, derived exactly as `register` derived them (the first item with the
     /// highest taxable value gives MainHsnCode), so re-signing is byte-identical.
     pub fn qr_facts(&self) -> QrFacts {
-        let mut best: Option<(&str, rust_decimal::Decimal)> = None;
-        for item in &self.item_list {
-            let value = item.ass_amt.value;
-            if best.is_none_or(|(_, v)| value > v) {
-                best = Some((&item.hsn_cd, value));
-            }
-        }
+        let items = self.item_list.iter().map(|i| (i.hsn_cd.as_str(), i.ass_amt.value));
         QrFacts {
             buyer_gstin: self.buyer_dtls.gstin.clone(),
             tot_inv_val: self.val_dtls.tot_inv_val,
             item_cnt: self.item_list.len(),
-            main_hsn: best.map(|(h, _)| h.to_owned()).unwrap_or_default(),
+            main_hsn: crate::transform::main_hsn(items),
         }
     }
 

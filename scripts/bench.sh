@@ -34,9 +34,12 @@ EOF
 log() { echo "bench: $*" >&2; }
 
 log "generating $N + $REG_N invoices"
-[ -f "$WORK/bulk.json" ] || "$BIN" gen --count "$N" --seed 42 --now "$NOW" --out "$WORK/bulk.json" 2>/dev/null
-[ -f "$WORK/reg.json" ] || "$BIN" gen --count "$REG_N" --seed 43 --now "$NOW" --out "$WORK/reg.json" 2>/dev/null
-[ -f "$WORK/reg2.json" ] || "$BIN" gen --count "$REG_N" --seed 44 --now "$NOW" --out "$WORK/reg2.json" 2>/dev/null
+[ -f "$WORK/bulk-$N.json" ] || "$BIN" gen --count "$N" --seed 42 --now "$NOW" --out "$WORK/bulk-$N.json" 2>/dev/null
+cp "$WORK/bulk-$N.json" "$WORK/bulk.json"
+"$BIN" gen --count "$REG_N" --seed 43 --now "$NOW" --out "$WORK/reg.json" 2>/dev/null
+# The full registry is kept between runs (it takes minutes to fill), so the invoices registered
+# against it need a fresh seed each run, or they would all be duplicates of the last run's.
+"$BIN" gen --count "$REG_N" --seed "$(date +%s)" --now "$NOW" --out "$WORK/reg2.json" 2>/dev/null
 
 log "stage ceilings"
 rm -rf "$WORK/scratch-db"

@@ -118,9 +118,14 @@ pub fn stage_ceilings(
 
     let started = Instant::now();
     let mut n_records = 0u64;
-    frame_reader(bytes.as_slice(), settings.pipeline.max_record_bytes, 1 << 20, |_| {
-        n_records += 1;
-    })
+    frame_reader(
+        bytes.as_slice(),
+        settings.pipeline.max_record_bytes,
+        1 << 20,
+        |_| {
+            n_records += 1;
+        },
+    )
     .map_err(|e| Error::io(file, e))?;
     out.push(rate("frame", n_records, n_bytes, started, 1));
 
@@ -144,7 +149,10 @@ pub fn stage_ceilings(
         chunk.clear();
         timers.n_parsed += invoices.len() as u64;
         let n_violations: usize = timed(&mut timers.validate, || {
-            invoices.par_iter().map(|i| validator.validate(i).len()).sum()
+            invoices
+                .par_iter()
+                .map(|i| validator.validate(i).len())
+                .sum()
         });
         std::hint::black_box(n_violations);
         let irns: Vec<[u8; 32]> = timed(&mut timers.irn, || {
@@ -249,16 +257,21 @@ pub fn stage_ceilings(
         }
         Ok(())
     };
-    frame_reader(bytes.as_slice(), settings.pipeline.max_record_bytes, 1 << 20, |r| {
-        if let Framed::Json(b) = r.body {
-            chunk.push(b);
-        }
-        if chunk.len() >= batch_size && failure.is_none() {
-            if let Err(e) = run_batch(&mut chunk, &mut timers) {
-                failure = Some(e);
+    frame_reader(
+        bytes.as_slice(),
+        settings.pipeline.max_record_bytes,
+        1 << 20,
+        |r| {
+            if let Framed::Json(b) = r.body {
+                chunk.push(b);
             }
-        }
-    })
+            if chunk.len() >= batch_size && failure.is_none() {
+                if let Err(e) = run_batch(&mut chunk, &mut timers) {
+                    failure = Some(e);
+                }
+            }
+        },
+    )
     .map_err(|e| Error::io(file, e))?;
     if !chunk.is_empty() && failure.is_none() {
         if let Err(e) = run_batch(&mut chunk, &mut timers) {
@@ -271,14 +284,34 @@ pub fn stage_ceilings(
     let mut parse = rate_of("parse", timers.n_parsed, timers.parse, threads);
     parse.megabytes_per_second = n_bytes as f64 / 1e6 / parse.seconds;
     out.push(parse);
-    out.push(rate_of("validate", timers.n_parsed, timers.validate, threads));
+    out.push(rate_of(
+        "validate",
+        timers.n_parsed,
+        timers.validate,
+        threads,
+    ));
     out.push(rate_of("irn", timers.n_parsed, timers.irn, threads));
-    out.push(rate_of("canonical_json", timers.n_parsed, timers.canonical, threads));
+    out.push(rate_of(
+        "canonical_json",
+        timers.n_parsed,
+        timers.canonical,
+        threads,
+    ));
     if opts.scratch_registry.is_some() {
-        out.push(rate_of("registry_commit", timers.n_committed, timers.commit, 1));
+        out.push(rate_of(
+            "registry_commit",
+            timers.n_committed,
+            timers.commit,
+            1,
+        ));
     }
     if opts.signer.is_some() {
-        out.push(rate_of("sign_2x_rs256", timers.n_signed, timers.sign, threads));
+        out.push(rate_of(
+            "sign_2x_rs256",
+            timers.n_signed,
+            timers.sign,
+            threads,
+        ));
         if opts.qr {
             out.push(rate_of("qr_png", timers.n_qr, timers.qr, threads));
         }

@@ -247,22 +247,6 @@ fn registered(
     }))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn seen_set_reports_the_first_position() {
-        let mut seen = SeenSet::default();
-        let a = irn::compute("29AAFCC9980M1ZR", "2025-26", "INV", "1");
-        let b = irn::compute("29AAFCC9980M1ZR", "2025-26", "INV", "2");
-        assert_eq!(seen.first_or_insert(&a, 1), None);
-        assert_eq!(seen.first_or_insert(&b, 2), None);
-        assert_eq!(seen.first_or_insert(&a, 3), Some(1));
-        assert_eq!(seen.first_or_insert(&b, 4), Some(2));
-    }
-}
-
 impl CheckStage {
     /// Marks duplicates against the registry (if given) and earlier invoices of the run.
     ///
@@ -294,5 +278,21 @@ impl CheckStage {
             };
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seen_set_reports_the_first_position() {
+        let mut seen = SeenSet::default();
+        let a = irn::compute("29AAFCC9980M1ZR", "2025-26", "INV", "1");
+        let b = irn::compute("29AAFCC9980M1ZR", "2025-26", "INV", "2");
+        assert_eq!(seen.first_or_insert(&a, 1), None);
+        assert_eq!(seen.first_or_insert(&b, 2), None);
+        assert_eq!(seen.first_or_insert(&a, 3), Some(1));
+        assert_eq!(seen.first_or_insert(&b, 4), Some(2));
     }
 }

@@ -19,13 +19,19 @@ pub enum StateKind {
 }
 
 /// All master tables, loaded once per run and shared read-only by the workers.
-#[derive(Debug, Default)]
+/// The tables the per-item rules consult (states, units, HSN, PIN ranges) are arrays and
+/// bitsets indexed by the code itself: lookups on the hot path hash nothing.
+#[derive(Debug)]
 pub struct Masters {
-    states: HashMap<u8, StateKind>,
-    uqc: HashSet<String>,
-    /// First-3-digit PIN ranges per state; a state without rows is not checked.
-    pin_ranges: HashMap<u8, Vec<(u16, u16)>>,
-    hsn: HashSet<u32>,
+    /// Indexed by the numeric state code (0..=99).
+    states: [Option<StateKind>; 100],
+    /// Sorted upper-case UQC codes (about 45: a binary search beats hashing).
+    uqc: Vec<String>,
+    /// First-3-digit PIN ranges, indexed by state code; a state without rows is not checked.
+    pin_ranges: Vec<Vec<(u16, u16)>>,
+    /// Bit per 4-digit heading (0..10^4) and per 6-digit subheading (0..10^6).
+    hsn4: Vec<u64>,
+    hsn6: Vec<u64>,
     countries: HashSet<String>,
     currencies: HashSet<String>,
     ports: HashSet<String>,
@@ -49,6 +55,32 @@ const EMBEDDED: [(&str, &str); 7] = [
     ),
     ("ports.csv", include_str!("../config/masters/ports.csv")),
 ];
+
+impl Default for Masters {
+    fn default() -> Masters {
+        Masters {
+            states: [None; 100],
+            uqc: Vec::new(),
+            pin_ranges: vec![Vec::new(); 100],
+            hsn4: vec![0; 10_000 / 64 + 1],
+            hsn6: vec![0; 1_000_000 / 64 + 1],
+            countries: HashSet::new(),
+            currencies: HashSet::new(),
+            ports: HashSet::new(),
+        }
+    }
+}
+
+fn bit_set(bits: &mut [u64], n: u32) {
+    if let Some(word) = bits.get_mut((n / 64) as usize) {
+        *word |= 1 << (n % 64);
+    }
+}
+
+fn bit_get(bits: &[u64], n: u32) -> bool {
+    bits.get((n / 64) as usize)
+        .is_some_and(|word| word & (1 << (n % 64)) != 0)
+}
 
 impl Masters {
     /// The masters built into the binary.
@@ -94,23 +126,36 @@ impl Masters {
                 "other_territory" => StateKind::OtherTerritory,
                 other => return Err(bad(&path, format!("unknown state kind {other}"))),
             };
-            m.states.insert(code, kind);
+            match m.states.get_mut(usize::from(code)) {
+                Some(slot) => *slot = Some(kind),
+                None => return Err(bad(&path, format!("state code {code} above 99"))),
+            }
         }
         let (text, path) = read("uqc.csv")?;
         m.uqc = rows(&text, &path, 1)?
             .into_iter()
-            .map(|r| r[0].clone())
+            .map(|r| r[0].to_ascii_uppercase())
             .collect();
+        m.uqc.sort();
+        m.uqc.dedup();
         let (text, path) = read("pin_ranges.csv")?;
         for row in rows(&text, &path, 3)? {
             let state = parse_num::<u8>(&row[0], &path)?;
             let from = parse_num::<u16>(&row[1], &path)?;
             let to = parse_num::<u16>(&row[2], &path)?;
-            m.pin_ranges.entry(state).or_default().push((from, to));
+            match m.pin_ranges.get_mut(usize::from(state)) {
+                Some(ranges) => ranges.push((from, to)),
+                None => return Err(bad(&path, format!("state code {state} above 99"))),
+            }
         }
         let (text, path) = read("hsn.csv")?;
         for row in rows(&text, &path, 1)? {
-            m.hsn.insert(parse_num::<u32>(&row[0], &path)?);
+            let n = parse_num::<u32>(&row[0], &path)?;
+            match row[0].len() {
+                4 => bit_set(&mut m.hsn4, n),
+                6 => bit_set(&mut m.hsn6, n),
+                _ => return Err(bad(&path, format!("HSN {} is not 4 or 6 digits", row[0]))),
+            }
         }
         for (name, set) in [
             ("countries.csv", &mut m.countries),
@@ -129,12 +174,14 @@ impl Masters {
     /// The kind of a state code given as text ("7", "07", "96"), or `None` if it is unknown.
     pub fn state(&self, code: &str) -> Option<StateKind> {
         let n: u8 = code.parse().ok()?;
-        self.states.get(&n).copied()
+        self.states.get(usize::from(n)).copied().flatten()
     }
 
     /// True when the unit is a UQC code (case-insensitive, as the schema pattern allows a-z).
     pub fn uqc_ok(&self, unit: &str) -> bool {
-        self.uqc.contains(unit) || self.uqc.contains(&unit.to_ascii_uppercase())
+        let found = |u: &str| self.uqc.binary_search_by(|c| c.as_str().cmp(u)).is_ok();
+        found(unit)
+            || (unit.bytes().any(|b| b.is_ascii_lowercase()) && found(&unit.to_ascii_uppercase()))
     }
 
     /// True when the HSN/SAC code exists: a 4-digit heading, a 6-digit subheading, or an
@@ -144,8 +191,9 @@ impl Masters {
             return false;
         };
         match code.len() {
-            4 | 6 => self.hsn.contains(&n),
-            8 => self.hsn.contains(&(n / 100)),
+            4 => bit_get(&self.hsn4, n),
+            6 => bit_get(&self.hsn6, n),
+            8 => bit_get(&self.hsn6, n / 100),
             _ => false,
         }
     }
@@ -153,7 +201,10 @@ impl Masters {
     /// `Some(true/false)` when the state has PIN ranges, `None` when it cannot be checked.
     pub fn pin_in_state(&self, pin: i64, state: &str) -> Option<bool> {
         let n: u8 = state.parse().ok()?;
-        let ranges = self.pin_ranges.get(&n)?;
+        let ranges = self
+            .pin_ranges
+            .get(usize::from(n))
+            .filter(|r| !r.is_empty())?;
         let first3 = u16::try_from(pin / 1000).ok()?;
         Some(
             ranges
@@ -176,7 +227,9 @@ impl Masters {
 
     /// HSN codes of the master, for the synthetic generator (goods first, sorted).
     pub fn hsn_codes(&self) -> Vec<u32> {
-        let mut v: Vec<u32> = self.hsn.iter().copied().collect();
+        let four = (0..10_000u32).filter(|n| bit_get(&self.hsn4, *n));
+        let six = (0..1_000_000u32).filter(|n| bit_get(&self.hsn6, *n));
+        let mut v: Vec<u32> = four.chain(six).collect();
         v.sort_unstable();
         v
     }
@@ -184,28 +237,21 @@ impl Masters {
     /// The PIN ranges of a state, for the generator.
     pub fn pin_ranges_of(&self, state: u8) -> &[(u16, u16)] {
         self.pin_ranges
-            .get(&state)
+            .get(usize::from(state))
             .map(Vec::as_slice)
             .unwrap_or(&[])
     }
 
     /// All state codes of a kind, sorted.
     pub fn states_of(&self, kind: StateKind) -> Vec<u8> {
-        let mut v: Vec<u8> = self
-            .states
-            .iter()
-            .filter(|(_, k)| **k == kind)
-            .map(|(c, _)| *c)
-            .collect();
-        v.sort_unstable();
-        v
+        (0..100u8)
+            .filter(|c| self.states[usize::from(*c)] == Some(kind))
+            .collect()
     }
 
     /// UQC codes, sorted.
     pub fn uqc_codes(&self) -> Vec<String> {
-        let mut v: Vec<String> = self.uqc.iter().cloned().collect();
-        v.sort();
-        v
+        self.uqc.clone()
     }
 
     /// Port codes, sorted.

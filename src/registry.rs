@@ -430,13 +430,19 @@ impl Registry {
     ///
     /// # Errors
     /// Registry property read errors.
-    pub fn wait_for_compactions(&self, timeout: std::time::Duration) -> Result<std::time::Duration> {
+    pub fn wait_for_compactions(
+        &self,
+        timeout: std::time::Duration,
+    ) -> Result<std::time::Duration> {
         let started = std::time::Instant::now();
         loop {
             let mut busy = false;
             for name in [CF_IRN, CF_PERIOD] {
                 let cf = self.cf(name)?;
-                for prop in ["rocksdb.compaction-pending", "rocksdb.num-running-compactions"] {
+                for prop in [
+                    "rocksdb.compaction-pending",
+                    "rocksdb.num-running-compactions",
+                ] {
                     let value = self
                         .db
                         .property_int_value_cf(cf, prop)

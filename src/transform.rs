@@ -132,7 +132,11 @@ pub fn qr_facts(inv: &Invoice) -> QrFacts {
         buyer_gstin: inv.buyer_dtls.gstin.clone(),
         tot_inv_val: inv.val_dtls.tot_inv_val,
         item_cnt: inv.item_list.len(),
-        main_hsn: main_hsn(inv.item_list.iter().map(|i| (i.hsn_cd.as_str(), i.ass_amt.value))),
+        main_hsn: main_hsn(
+            inv.item_list
+                .iter()
+                .map(|i| (i.hsn_cd.as_str(), i.ass_amt.value)),
+        ),
     }
 }
 

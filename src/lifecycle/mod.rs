@@ -126,7 +126,10 @@ impl StoredInvoice {
     /// The QR claims, derived exactly as `register` derived them (the first item with the
     /// highest taxable value gives MainHsnCode), so re-signing is byte-identical.
     pub fn qr_facts(&self) -> QrFacts {
-        let items = self.item_list.iter().map(|i| (i.hsn_cd.as_str(), i.ass_amt.value));
+        let items = self
+            .item_list
+            .iter()
+            .map(|i| (i.hsn_cd.as_str(), i.ass_amt.value));
         QrFacts {
             buyer_gstin: self.buyer_dtls.gstin.clone(),
             tot_inv_val: self.val_dtls.tot_inv_val,

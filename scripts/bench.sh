@@ -54,13 +54,13 @@ log "register $REG_N invoices on an empty registry"
 rm -rf "$WORK/db-empty" "$WORK/out-reg-empty"
 "$BIN" register "$WORK/reg.json" --config "$CFG" --db "$WORK/db-empty" --now "$NOW" --quiet --out "$WORK/out-reg-empty"
 
-echo '{}' > "$WORK/prefill.json"
 if [ "$PREFILL" -gt 0 ]; then
   if [ ! -f "$WORK/db-full/.prefilled-$PREFILL" ]; then
     log "pre-filling a registry with $PREFILL registrations (bulk path, no signing)"
     rm -rf "$WORK/db-full"
     "$BIN" bench-prefill --count "$PREFILL" --config "$CFG" --db "$WORK/db-full" > "$WORK/prefill.json"
     touch "$WORK/db-full/.prefilled-$PREFILL"
+    cp "$WORK/prefill.json" "$WORK/db-full/.prefill.json"
   fi
   log "waiting for the full registry's background compaction to settle"
   "$BIN" bench-prefill --count 0 --config "$CFG" --db "$WORK/db-full" > "$WORK/prefill-settle.json"
@@ -74,7 +74,8 @@ for _ in range(3):
     subprocess.run([binary, "get", "--config", cfg, "--db", f"{work}/db-full", "--irn", "0" * 64],
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     runs.append(time.monotonic() - t)
-info = json.load(open(f"{work}/prefill.json")) if open(f"{work}/prefill.json").read().strip() != "{}" else {}
+import os
+info = json.load(open(f"{work}/db-full/.prefill.json")) if os.path.exists(f"{work}/db-full/.prefill.json") else {}
 info["open_seconds"] = min(runs)
 json.dump(info, open(f"{work}/prefill-open.json", "w"))
 PY

@@ -16,7 +16,6 @@ use crate::pipeline::{self, Mode, RunOptions};
 use crate::qr::QrFormat;
 use crate::sign::{self, Algorithm, Signer};
 use crate::telemetry::{self, ProgressMode};
-use crate::validate::Validator;
 
 /// Default registry folder.
 pub const DEFAULT_DB: &str = "data/registry";
@@ -138,7 +137,6 @@ fn run_pipeline(mode: Mode, args: RunArgs) -> anyhow::Result<ExitCode> {
         settings.pipeline.batch_size = b;
     }
     let clock = parse_clock(args.common.now.as_deref())?;
-    let today = clock.now().date();
     let masters = Arc::new(load_masters(&settings)?);
     let taxpayer_path = args
         .taxpayers
@@ -169,7 +167,6 @@ fn run_pipeline(mode: Mode, args: RunArgs) -> anyhow::Result<ExitCode> {
         Mode::Check => args.common.db.clone(),
     };
     let inputs = pipeline::expand_inputs(&args.inputs)?;
-    let validator = Validator::new(&settings.rules, masters, taxpayers, today);
     let progress = if args.quiet {
         ProgressMode::Quiet
     } else {
@@ -181,7 +178,8 @@ fn run_pipeline(mode: Mode, args: RunArgs) -> anyhow::Result<ExitCode> {
         out_dir: args.out.clone(),
         db,
         settings,
-        validator,
+        masters,
+        taxpayers,
         clock,
         qr,
         signer,

@@ -25,6 +25,7 @@ use sha2::{Digest, Sha256};
 use crate::config::Settings;
 use crate::dedup::{CheckStage, Clock, RegisterStage};
 use crate::error::{Error, Result};
+use crate::masters::{Masters, Taxpayers};
 use crate::qr::QrFormat;
 use crate::read::Framer;
 use crate::record::{Batch, Processed, RawRecord, BATCH_MAX_RECORDS};
@@ -104,7 +105,8 @@ pub struct RunOptions {
     /// `register`: the registry to write; `check`: an optional registry to read.
     pub db: Option<PathBuf>,
     pub settings: Settings,
-    pub validator: Validator,
+    pub masters: Arc<Masters>,
+    pub taxpayers: Option<Arc<Taxpayers>>,
     pub clock: Clock,
     pub qr: QrFormat,
     pub signer: Option<Arc<Signer>>,
@@ -170,6 +172,7 @@ pub fn run(opts: RunOptions) -> Result<Summary> {
     std::fs::create_dir_all(&opts.out_dir).map_err(|e| Error::io(&opts.out_dir, e))?;
     // The registry stage, opened before anything is read: a locked registry stops here.
     let mut fingerprint = None;
+    let mut today = opts.clock.now().date();
     let mut resumed = false;
     let mut run_id = None;
     enum Stage {
@@ -184,7 +187,11 @@ pub fn run(opts: RunOptions) -> Result<Summary> {
                 .unwrap_or_else(|| PathBuf::from("data/registry"));
             let mut registry = Registry::open(&path, &settings.registry)?;
             let fp = run_fingerprint(opts.mode, &opts.inputs, &opts.out_dir)?;
-            let (id, was_resumed) = registry.begin_run(&fp, "register")?;
+            let now = opts.clock.now();
+            let (id, was_resumed, started) =
+                registry.begin_run_at(&fp, "register", &crate::clock::format_ack(&now))?;
+            // A resumed run judges dates by the clock of its first start.
+            today = crate::clock::parse_ack(&started).unwrap_or(now).date();
             fingerprint = Some(fp);
             resumed = was_resumed;
             run_id = Some(id);
@@ -203,6 +210,12 @@ pub fn run(opts: RunOptions) -> Result<Summary> {
             Stage::Check(CheckStage::new(registry))
         }
     };
+    let validator = Validator::new(
+        &settings.rules,
+        Arc::clone(&opts.masters),
+        opts.taxpayers.clone(),
+        today,
+    );
     let mut sink = Sink::create(&opts.out_dir, &input_names, opts.qr)?;
 
     let shared = Arc::new(Shared {
@@ -228,7 +241,7 @@ pub fn run(opts: RunOptions) -> Result<Summary> {
             let shared = Arc::clone(&shared);
             let pool = &pool;
             let ctx = TransformContext {
-                validator: &opts.validator,
+                validator: &validator,
                 upper_case_doc_no: settings.rules.upper_case_doc_no,
                 keep_canonical: opts.mode == Mode::Register,
             };
@@ -484,12 +497,9 @@ pub fn run_fingerprint(mode: Mode, inputs: &[Input], out_dir: &Path) -> Result<[
                 );
             }
             Input::Stdin => {
-                // Standard input cannot be read twice: each run is new.
-                let nanos = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .unwrap_or(Duration::ZERO)
-                    .as_nanos();
-                h.update(format!("\0-\0{nanos}").as_bytes());
+                // Standard input has no identity: a killed `register -` resumes when the same
+                // data is piped again; an invoice is recognised by its IRN at its position.
+                h.update(b"\0-");
             }
         }
     }

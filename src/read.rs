@@ -139,22 +139,19 @@ impl Framer {
     /// Feeds the next chunk; complete records are passed to `out` in order.
     pub fn push(&mut self, chunk: &[u8], out: &mut impl FnMut(FramedRecord)) {
         let mut idx = 0;
-        // Skip a UTF-8 byte order mark at the very start.
+        // Offsets count every byte of the input, the byte order mark included.
+        let base = self.pos;
+        // Skip a UTF-8 byte order mark at the very start (it may arrive split across chunks).
         while self.bom_left > 0 && idx < chunk.len() {
             let expected = [0xEF, 0xBB, 0xBF][3 - self.bom_left];
             if chunk[idx] == expected {
                 self.bom_left -= 1;
                 idx += 1;
-                if self.bom_left == 0 {
-                    self.pos += 3;
-                }
             } else {
-                // Not a BOM (or a partial one, which only a broken file has): treat bytes normally.
-                self.pos += (3 - self.bom_left) as u64;
+                // Not a BOM (a partial one only a broken file has): the rest is read normally.
                 self.bom_left = 0;
             }
         }
-        let base = self.pos - idx as u64;
         while idx < chunk.len() {
             match self.value {
                 Value::Outside => {
@@ -201,6 +198,10 @@ impl Framer {
             if self.in_string {
                 if self.escape {
                     self.escape = false;
+                    if lines_mode && bytes[idx] == b'\n' {
+                        // A backslash at the end of an NDJSON line does not escape the newline.
+                        return (idx, true);
+                    }
                     idx += 1;
                     continue;
                 }
@@ -449,6 +450,21 @@ mod tests {
         assert_eq!(json(&r[2]), "{\"c\":3}");
         assert_eq!(r[2].offset, 18);
         assert_eq!(json(&r[3]), "{\"d\":{}}");
+    }
+
+    #[test]
+    fn ndjson_line_ending_in_a_backslash_stays_one_record() {
+        let (r, _) = frame(b"{\"a\":1}\n{\"No\":\"A\\\n{\"b\":1}\n", 2);
+        assert_eq!(r.len(), 3);
+        assert_eq!(json(&r[1]), "{\"No\":\"A\\");
+        assert_eq!(json(&r[2]), "{\"b\":1}");
+    }
+
+    #[test]
+    fn bom_split_across_chunks() {
+        let (r, _) = frame(b"\xEF\xBB\xBF[{\"a\":1}]", 1);
+        assert_eq!(json(&r[0]), "{\"a\":1}");
+        assert_eq!(r[0].offset, 4);
     }
 
     #[test]

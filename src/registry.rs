@@ -90,6 +90,10 @@ pub struct RunRecord {
     pub run_id: u64,
     pub complete: bool,
     pub command: String,
+    /// When the run first started (IST `yyyy-MM-dd HH:mm:ss`): a resumed run judges dates
+    /// against this clock, so a rerun after midnight gives the outcomes of the first start.
+    #[serde(default)]
+    pub started: String,
 }
 
 /// A new registration of a batch, with its secondary-index key parts.
@@ -330,6 +334,21 @@ impl Registry {
     /// # Errors
     /// Registry read/write errors.
     pub fn begin_run(&mut self, fingerprint: &[u8; 32], command: &str) -> Result<(u64, bool)> {
+        let (run_id, resumed, _) = self.begin_run_at(fingerprint, command, "")?;
+        Ok((run_id, resumed))
+    }
+
+    /// [`Registry::begin_run`] that also records the start time `started`, and on resume
+    /// returns the time the run first started.
+    ///
+    /// # Errors
+    /// Registry read/write errors.
+    pub fn begin_run_at(
+        &mut self,
+        fingerprint: &[u8; 32],
+        command: &str,
+        started: &str,
+    ) -> Result<(u64, bool, String)> {
         let cf_runs = self.cf(CF_RUNS)?;
         if let Some(bytes) = self
             .db
@@ -339,7 +358,7 @@ impl Registry {
             let run: RunRecord = serde_json::from_slice(&bytes)
                 .map_err(|e| self.fail(format!("corrupt run: {e}")))?;
             if !run.complete {
-                return Ok((run.run_id, true));
+                return Ok((run.run_id, true, run.started));
             }
         }
         let run_id = self.counter(KEY_RUN_SEQ)? + 1;
@@ -347,6 +366,7 @@ impl Registry {
             run_id,
             complete: false,
             command: command.to_owned(),
+            started: started.to_owned(),
         };
         let mut batch = WriteBatch::default();
         batch.put_cf(
@@ -356,7 +376,7 @@ impl Registry {
         );
         batch.put_cf(self.cf(CF_META)?, KEY_RUN_SEQ, run_id.to_be_bytes());
         self.write(batch)?;
-        Ok((run_id, false))
+        Ok((run_id, false, started.to_owned()))
     }
 
     /// Marks a run complete: running the same command again is then a new run.
@@ -368,6 +388,7 @@ impl Registry {
             run_id,
             complete: true,
             command: command.to_owned(),
+            started: String::new(),
         };
         let mut batch = WriteBatch::default();
         batch.put_cf(
@@ -495,6 +516,21 @@ mod tests {
             invoice: serde_json::value::RawValue::from_string("{\"Version\":\"1.1\"}".into())
                 .unwrap(),
         }
+    }
+
+    #[test]
+    fn resumed_run_keeps_its_first_start_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut r = Registry::open(dir.path(), &RegistryConfig::default()).unwrap();
+        let first = r
+            .begin_run_at(&[4; 32], "register", "2025-06-30 23:55:00")
+            .unwrap();
+        assert_eq!(first, (1, false, "2025-06-30 23:55:00".to_owned()));
+        // Killed, rerun after midnight: the run resumes with the clock of its first start.
+        let again = r
+            .begin_run_at(&[4; 32], "register", "2025-07-01 00:05:00")
+            .unwrap();
+        assert_eq!(again, (1, true, "2025-06-30 23:55:00".to_owned()));
     }
 
     #[test]

@@ -74,6 +74,15 @@ impl Sink {
             let qr_dir = dir.join("qr");
             std::fs::create_dir_all(&qr_dir).map_err(|e| Error::io(&qr_dir, e))?;
         }
+        // Outputs of an earlier run must not sit beside this run's as if they belonged together.
+        for name in ["status.csv", "results.jsonl", "summary.json"] {
+            let path = dir.join(name);
+            match std::fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io(&path, e)),
+            }
+        }
         let mut status = create(&tmp(dir, "status.csv"))?;
         let results = create(&tmp(dir, "results.jsonl"))?;
         writeln!(status, "{STATUS_HEADER}").map_err(|e| Error::io(tmp(dir, "status.csv"), e))?;
@@ -212,13 +221,14 @@ impl Sink {
             file.sync_all().map_err(|e| Error::io(&path, e))?;
             std::fs::rename(&path, dir.join(name)).map_err(|e| Error::io(&path, e))?;
         }
-        let path = dir.join("summary.json");
+        let path = tmp(&dir, "summary.json");
         let mut text = serde_json::to_vec_pretty(summary).map_err(|e| Error::Stage {
             stage: "write",
             message: e.to_string(),
         })?;
         text.push(b'\n');
         std::fs::write(&path, text).map_err(|e| Error::io(&path, e))?;
+        std::fs::rename(&path, dir.join("summary.json")).map_err(|e| Error::io(&path, e))?;
         Ok(())
     }
 }

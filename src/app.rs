@@ -342,9 +342,10 @@ impl pipeline::Summary {
                 s.push_str(&format!("  warning: {}: {w}\n", input.path));
             }
         }
+        let dir = out.display().to_string();
         s.push_str(&format!(
             "  outputs: {}/{{status.csv,results.jsonl,summary.json}}",
-            out.display()
+            dir.trim_end_matches('/')
         ));
         s
     }

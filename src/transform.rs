@@ -54,6 +54,16 @@ pub fn process(raw: RawRecord, ctx: &TransformContext<'_>) -> Processed {
             Ok(invoice) => judge(invoice, ctx),
             Err(_) => {
                 let mut violations = schema::structure_errors(bytes);
+                for v in &mut violations {
+                    if v.message.starts_with("malformed JSON") {
+                        // Point into the input file, not only into the record.
+                        let (head, tail) = v.message.split_once(':').unwrap_or((&v.message, ""));
+                        v.message = format!(
+                            "{head} of the record starting at byte {} of its input:{tail}",
+                            raw.offset
+                        );
+                    }
+                }
                 if violations.is_empty() {
                     // The slow path found nothing: report simd-json's own complaint.
                     let detail = parse(bytes).err().unwrap_or_default();

@@ -277,20 +277,24 @@ fn kill_9_then_rerun_equals_uninterrupted_run() {
     // Reference: an uninterrupted run in its own folder.
     let reference = Work::new();
     std::fs::copy(&input, reference.path("big.json")).unwrap();
+    let started = std::time::Instant::now();
     run(reference
         .cmd("register", "out")
         .arg(reference.path("big.json"))
         .args(["--batch-size", "256"]));
+    // Kill points scale with this machine's speed: early, middle and late in a run.
+    let full_run = started.elapsed();
 
     let mut killed = 0;
-    for delay_ms in [300u64, 1200, 2500] {
+    for share in [0.1, 0.4, 0.7] {
+        let delay = full_run.mul_f64(share);
         let mut child = w
             .cmd("register", "out")
             .arg(&input)
             .args(["--batch-size", "256"])
             .spawn()
             .unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        std::thread::sleep(delay);
         if child.try_wait().unwrap().is_none() {
             child.kill().unwrap(); // SIGKILL
             killed += 1;

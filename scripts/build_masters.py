@@ -24,6 +24,16 @@ REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DIR = REPO / "config" / "masters"
 
 
+NIC_LEGACY_CURRENCIES = [
+    ("ANG", "Netherlands Antillean guilder (withdrawn; still in NIC's list)"),
+    ("BGN", "Bulgarian lev (withdrawn; still in NIC's list)"),
+    ("CUC", "Cuban convertible peso (withdrawn; still in NIC's list)"),
+    ("HRK", "Croatian kuna (withdrawn; still in NIC's list)"),
+    ("SLL", "Sierra Leonean leone (old; still in NIC's list)"),
+    ("ZWL", "Zimbabwean dollar (withdrawn; still in NIC's list)"),
+]
+
+
 def write(path: Path, rows) -> int:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
@@ -49,6 +59,12 @@ def main() -> None:
 
     countries = [(c.alpha_2, c.name) for c in pycountry.countries]
     currencies = [(c.alpha_3, c.name) for c in pycountry.currencies]
+    # Withdrawn codes that NIC's currency master (as copied by india-compliance) still lists:
+    # exporters' ERPs still send them, so they stay valid here.
+    known = {code for code, _ in currencies}
+    for code, name in NIC_LEGACY_CURRENCIES:
+        if code not in known:
+            currencies.append((code, name))
     for label, rows, length in (("country", countries, 2), ("currency", currencies, 3)):
         codes = [code for code, _ in rows]
         if len(set(codes)) != len(codes):

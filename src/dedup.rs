@@ -221,8 +221,10 @@ impl RegisterStage {
         for (idx, reg) in fresh {
             let rec = &mut batch.records[idx];
             if let Outcome::Valid(accepted) = &mut rec.outcome {
-                // The canonical JSON moved into the registration; signing needs it back.
-                accepted.canonical = reg.invoice.get().as_bytes().to_vec();
+                // The canonical JSON moved into the registration; signing needs it back
+                // (moved again, not copied).
+                let text: Box<str> = reg.invoice.into();
+                accepted.canonical = text.into_string().into_bytes();
                 rec.outcome = registered(accepted, Some(reg.ack_no), Some(reg.ack_dt));
             }
         }

@@ -249,7 +249,7 @@ fn fatal_errors_name_the_file_and_exit_2() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("missing.json"));
 
-    // A registry held by another process (simulated by holding it in this one via a child).
+    // A configuration with an unknown key is a fatal error naming the file and the key.
     let input = w.gen("bulk.json", 5, 1, 0.0);
     let bad_cfg = w.path("bad.toml");
     std::fs::write(&bad_cfg, "[rules]\nnot_a_key = 1\n").unwrap();

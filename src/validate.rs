@@ -158,6 +158,9 @@ pub struct Validator {
     rates: Vec<i64>,
     /// The tolerance at scales 0..=6, so comparisons need no rescaling.
     tolerances: [Decimal; 7],
+    /// The tolerance in thousandths, for the fixed-point path (`None`: it has more decimals,
+    /// and every check takes the decimal path).
+    tolerance_milli: Option<i128>,
     masters: Arc<Masters>,
     taxpayers: Option<Arc<Taxpayers>>,
     today: NaiveDate,
@@ -451,10 +454,102 @@ struct Sums {
     st_ces: Decimal,
     item_val: Decimal,
     oth: Decimal,
+    /// The same sums, in thousandths, for items the fixed-point path accepted.
+    fast: [i128; 8],
+    fast_items: usize,
+}
+
+impl Sums {
+    /// Adds an item's contributions from the fixed-point path (thousandths).
+    fn add_fast(&mut self, fast: &[i128; 8]) {
+        self.fast_items += 1;
+        for (acc, v) in self.fast.iter_mut().zip(fast) {
+            *acc += v;
+        }
+    }
+
+    /// Folds the fixed-point sums into the decimal ones (once, before the totals).
+    fn settle(&mut self) {
+        if self.fast_items == 0 {
+            return;
+        }
+        let fields = [
+            &mut self.ass,
+            &mut self.cgst,
+            &mut self.sgst,
+            &mut self.igst,
+            &mut self.ces,
+            &mut self.st_ces,
+            &mut self.item_val,
+            &mut self.oth,
+        ];
+        for (acc, v) in fields.into_iter().zip(self.fast) {
+            // At most 1000 items below 10^18 thousandths each: within a decimal's 96 bits.
+            add(acc, Decimal::from_i128_with_scale(v, 3));
+        }
+        self.fast = [0; 8];
+        self.fast_items = 0;
+    }
 }
 
 fn add(acc: &mut Decimal, v: Decimal) {
     *acc = acc.saturating_add(v);
+}
+
+/// Exact fixed-point arithmetic in thousandths, for the common case of the item checks.
+///
+/// A number parsed with at most three decimals is an integer count of thousandths. Below
+/// `LIMIT` every product the item rules form stays under 2^96, where the decimal path is exact
+/// too, so both paths compute the same values; anything outside returns `None` and falls back.
+mod fixed {
+    use crate::model::Num;
+
+    /// 10^14 rupees in thousandths: far above the schema's largest amount.
+    const LIMIT: i128 = 100_000_000_000_000_000;
+    /// Products at or above 2^96 would make the decimal path round: fall back instead.
+    const PRODUCT_LIMIT: i128 = 1 << 96;
+
+    pub(super) fn milli(n: Num) -> Option<i128> {
+        let scale = n.value.scale();
+        if scale > 3 {
+            return None;
+        }
+        let m = n.value.mantissa() * 10i128.pow(3 - scale);
+        (m.abs() < LIMIT).then_some(m)
+    }
+
+    /// An absent number counts as zero, as in the decimal path.
+    pub(super) fn opt_milli(n: Option<Num>) -> Option<i128> {
+        n.map_or(Some(0), milli)
+    }
+
+    /// The exact product, when it stays in the domain where decimals are exact too.
+    pub(super) fn product(factors: &[i128]) -> Option<i128> {
+        let mut p: i128 = 1;
+        for &f in factors {
+            p = p.checked_mul(f)?;
+            if p.abs() >= PRODUCT_LIMIT {
+                return None;
+            }
+        }
+        Some(p)
+    }
+
+    /// `x / 10^drop` rounded to an integer, half away from zero (the decimal path's
+    /// `round2`, when `x` has `drop + 2` decimals), returned in thousandths.
+    pub(super) fn paise_to_milli(x: i128, drop: u32) -> i128 {
+        let d = 10i128.pow(drop);
+        let (q, r) = match i64::try_from(x) {
+            // The common case: a 64-bit division.
+            Ok(x) => {
+                let d = d as i64;
+                (i128::from(x / d), i128::from(x % d))
+            }
+            Err(_) => (x / d, x % d),
+        };
+        let rounded = if 2 * r.abs() >= d { q + x.signum() } else { q };
+        rounded * 10
+    }
 }
 
 impl Validator {
@@ -473,6 +568,10 @@ impl Validator {
                 .into_iter()
                 .filter_map(thousandths)
                 .collect(),
+            tolerance_milli: {
+                let t = rules.tolerance_decimal();
+                (t.scale() <= 3).then(|| t.mantissa() * 10i128.pow(3 - t.scale()))
+            },
             tolerances: std::array::from_fn(|scale| {
                 let mut t = rules.tolerance_decimal();
                 t.rescale(scale as u32);
@@ -1189,6 +1288,7 @@ impl Validator {
             any_goods |= it.is_servc != "Y";
             self.item_rules(s, i, it, min_digits, regime, rcm, &mut sums);
         }
+        sums.settle();
         self.sl_no_unique(s, &inv.item_list);
 
         // --- invoice totals (meaningless without items: 2228 says it all) ---
@@ -1444,7 +1544,28 @@ impl Validator {
             });
         }
 
-        // Arithmetic.
+        // Arithmetic. The exact fixed-point path proves the common, passing case; anything
+        // else takes the decimal path, which applies the same rules and words the messages.
+        match self.item_arith_fast(it, regime, rcm) {
+            Some(fast) => sums.add_fast(&fast),
+            None => self.item_arith(s, i, it, regime, rcm, sums),
+        }
+    }
+
+    /// The item arithmetic rules (2182-2194 on items) in exact decimals.
+    fn item_arith(
+        &self,
+        s: &mut Sink,
+        i: usize,
+        it: &Item,
+        regime: Regime,
+        rcm: bool,
+        sums: &mut Sums,
+    ) {
+        let sl = &it.sl_no;
+        let hsn = &it.hsn_cd;
+        let at = Some(i);
+        let rate = it.gst_rt.value;
         let off = |given: Decimal, expected: Decimal| self.off(given, expected);
         let ass = it.ass_amt.value;
         if let Some(q) = it.qty {
@@ -1582,6 +1703,91 @@ impl Validator {
         add(&mut sums.st_ces, st_ces.saturating_add(st_ces_non));
         add(&mut sums.item_val, tiv);
         add(&mut sums.oth, oth);
+    }
+
+    /// [`Validator::item_arith`] in thousandths (`fixed`): `Some` with the item's
+    /// contributions to the invoice sums when every rule holds, `None` when one fails or a
+    /// number lies outside the fixed-point domain. It never accepts what the decimal path
+    /// rejects: a property test below holds the two equal.
+    fn item_arith_fast(&self, it: &Item, regime: Regime, rcm: bool) -> Option<[i128; 8]> {
+        use fixed::{milli, opt_milli, paise_to_milli, product};
+        let tol = self.tolerance_milli?;
+        let off = |given: i128, expected: i128| (given - expected).abs() > tol;
+        let ass = milli(it.ass_amt)?;
+        let rate = milli(it.gst_rt)?;
+        let tot = milli(it.tot_amt)?;
+        if let Some(q) = it.qty {
+            // round2(Qty x UnitPrice): thousandths squared, rounded to paise.
+            let expected = paise_to_milli(product(&[milli(q)?, milli(it.unit_price)?])?, 4);
+            if off(tot, expected) {
+                return None;
+            }
+        }
+        if off(ass, tot - opt_milli(it.discount)?) {
+            return None;
+        }
+        let igst = opt_milli(it.igst_amt)?;
+        let cgst = opt_milli(it.cgst_amt)?;
+        let sgst = opt_milli(it.sgst_amt)?;
+        // round2(AssAmt x rate / 100): the product has 6 decimals, the percent 8.
+        let percent =
+            |rate: i128| -> Option<i128> { Some(paise_to_milli(product(&[ass, rate])?, 6)) };
+        match regime {
+            Regime::Intra => {
+                if igst > 0 {
+                    return None;
+                }
+                if rate > 0 && ass > 0 && (it.cgst_amt.is_none() || it.sgst_amt.is_none()) {
+                    return None;
+                }
+                // round2(AssAmt x rate x 5 / 1000): 9 decimals.
+                let half = paise_to_milli(product(&[ass, rate, 5])?, 7);
+                if off(cgst, half) || off(sgst, half) || cgst != sgst {
+                    return None;
+                }
+            }
+            Regime::Igst { zero, .. } => {
+                if cgst > 0 || sgst > 0 {
+                    return None;
+                }
+                if zero {
+                    if igst > 0 {
+                        return None;
+                    }
+                } else if off(igst, percent(rate)?) {
+                    return None;
+                }
+            }
+            Regime::Unknown => {}
+        }
+        let ces = opt_milli(it.ces_amt)?;
+        if off(ces, percent(opt_milli(it.ces_rt)?)?) {
+            return None;
+        }
+        let st_ces = opt_milli(it.state_ces_amt)?;
+        if off(st_ces, percent(opt_milli(it.state_ces_rt)?)?) {
+            return None;
+        }
+        let ces_non = opt_milli(it.ces_non_advl_amt)?;
+        let st_ces_non = opt_milli(it.state_ces_non_advl_amt)?;
+        let oth = opt_milli(it.oth_chrg)?;
+        let without_gst = ass + ces + ces_non + st_ces + st_ces_non + oth;
+        let full = without_gst + igst + cgst + sgst;
+        let tiv = milli(it.tot_item_val)?;
+        let tiv_ok = !off(tiv, full) || (rcm && (!off(tiv, without_gst) || !off(tiv, ass + oth)));
+        if !tiv_ok {
+            return None;
+        }
+        Some([
+            ass,
+            cgst,
+            sgst,
+            igst,
+            ces + ces_non,
+            st_ces + st_ces_non,
+            tiv,
+            oth,
+        ])
     }
 
     /// True when `given` differs from `expected` by more than the tolerance.
@@ -3242,5 +3448,118 @@ mod tests {
         set(&mut v, "/EwbDtls", json!({"Distance": 5000}));
         let codes: Vec<u16> = run(&v, &rules, false).iter().map(|x| x.code).collect();
         assert_eq!(codes, vec![2140, 2176]);
+    }
+
+    mod fixed_point {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Thousandths to a JSON number (exact: every value here is below 2^53 / 1000).
+        fn n(milli: i128) -> Value {
+            json!(milli as f64 / 1000.0)
+        }
+
+        /// round2 of `x` with `drop + 2` decimals, in thousandths (test-side arithmetic).
+        fn r2(x: i128, drop: u32) -> i128 {
+            let d = 10i128.pow(drop);
+            let (q, r) = (x / d, x % d);
+            (if 2 * r.abs() >= d { q + x.signum() } else { q }) * 10
+        }
+
+        /// Offsets around the ₹1.00 tolerance (thousandths), and some at random.
+        fn delta() -> impl Strategy<Value = i128> {
+            prop_oneof![
+                prop::sample::select(vec![0i128, 5, -5, 999, -999, 1000, -1000, 1001, -1001, 10]),
+                -3000i128..3000,
+            ]
+        }
+
+        prop_compose! {
+            fn item_and_regime()(
+                // Whole quantities and prices ending in half a paisa make rounding midpoints.
+                qty in prop::option::of(prop_oneof![0i128..10_000_000, (0i128..10_000).prop_map(|q| q * 1000)]),
+                price in prop_oneof![0i128..100_000_000, (0i128..10_000_000).prop_map(|p| p * 10 + 5)],
+                disc in prop::option::of(0i128..5_000_000),
+                rate in prop::sample::select(vec![0i128, 100, 250, 3000, 5000, 12000, 18000, 28000, 40000, 7500, 17999]),
+                ces_rt in prop::option::of(prop::sample::select(vec![0i128, 1000, 12000, 15500])),
+                st_ces_rt in prop::option::of(prop::sample::select(vec![0i128, 1000, 2500])),
+                non_advl in prop::option::of(0i128..1_000_000),
+                oth in prop::option::of(0i128..1_000_000),
+                present in prop::array::uniform3(any::<bool>()),
+                d in prop::array::uniform8(delta()),
+                regime in 0u8..4,
+                rcm in any::<bool>(),
+            ) -> (Value, u8, bool) {
+                let tot = match qty { Some(q) => r2(q * price, 4) + d[0], None => price + d[0] };
+                let ass = tot - disc.unwrap_or(0) + d[1];
+                let half = r2(ass * rate * 5, 7);
+                let full = r2(ass * rate, 6);
+                let (igst, cgst, sgst) = match regime {
+                    0 => (0, half + d[2], half + d[3]),
+                    1 => (full + d[2], 0, 0),
+                    2 => (d[2].max(0), 0, 0),
+                    _ => (full, half, half + d[3]),
+                };
+                let ces = ces_rt.map(|r| r2(ass * r, 6) + d[4]);
+                let st_ces = st_ces_rt.map(|r| r2(ass * r, 6) + d[5]);
+                let sum = ass + igst + cgst + sgst + ces.unwrap_or(0) + st_ces.unwrap_or(0)
+                    + non_advl.unwrap_or(0) + oth.unwrap_or(0);
+                let tiv = if rcm && d[6] > 0 { sum - igst - cgst - sgst } else { sum } + d[7];
+                let mut it = json!({
+                    "SlNo": "1", "IsServc": "N", "HsnCd": "847130", "UnitPrice": n(price),
+                    "TotAmt": n(tot), "AssAmt": n(ass), "GstRt": n(rate), "TotItemVal": n(tiv),
+                });
+                let o = it.as_object_mut().unwrap();
+                let mut opt = |k: &str, v: Option<i128>| { if let Some(v) = v { o.insert(k.into(), n(v)); } };
+                opt("Qty", qty);
+                opt("Discount", disc);
+                opt("IgstAmt", present[0].then_some(igst));
+                opt("CgstAmt", (present[1] || regime == 0).then_some(cgst));
+                opt("SgstAmt", (present[2] || regime == 0).then_some(sgst));
+                opt("CesRt", ces_rt);
+                opt("CesAmt", ces);
+                opt("StateCesRt", st_ces_rt);
+                opt("StateCesAmt", st_ces);
+                opt("CesNonAdvlAmt", non_advl);
+                opt("OthChrg", oth);
+                (it, regime, rcm)
+            }
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(4000))]
+            /// The fixed-point path accepts exactly the items the decimal path accepts, with
+            /// the same sums; the decimal path stays the reference.
+            #[test]
+            fn fast_path_agrees_with_decimals((json, regime, rcm) in item_and_regime()) {
+                let it: Item = serde_json::from_value(json).unwrap();
+                let regime = match regime {
+                    0 => Regime::Intra,
+                    1 => Regime::Igst { cs_code: 2176, zero: false },
+                    2 => Regime::Igst { cs_code: 2176, zero: true },
+                    _ => Regime::Unknown,
+                };
+                let v = Validator::new(&RulesConfig::default(), masters(), None, today());
+                let mut sink = Sink::default();
+                let mut exact = Sums::default();
+                v.item_arith(&mut sink, 0, &it, regime, rcm, &mut exact);
+                match v.item_arith_fast(&it, regime, rcm) {
+                    Some(fast) => {
+                        prop_assert!(sink.out.is_empty(), "fast path accepted {:?}", sink.out);
+                        let mut sums = Sums::default();
+                        sums.add_fast(&fast);
+                        sums.settle();
+                        let pairs = [(sums.ass, exact.ass), (sums.cgst, exact.cgst),
+                            (sums.sgst, exact.sgst), (sums.igst, exact.igst), (sums.ces, exact.ces),
+                            (sums.st_ces, exact.st_ces), (sums.item_val, exact.item_val),
+                            (sums.oth, exact.oth)];
+                        for (f, e) in pairs {
+                            prop_assert_eq!(f, e);
+                        }
+                    }
+                    None => prop_assert!(!sink.out.is_empty(), "fast path refused a valid item"),
+                }
+            }
+        }
     }
 }

@@ -19,7 +19,14 @@ pub fn compute(seller_gstin: &str, financial_year: &str, doc_type: &str, doc_no:
 
 /// Lower-case hex of an IRN.
 pub fn to_hex(irn: &Irn) -> String {
-    hex::encode(irn)
+    // A table walk: `hex::encode` goes through a char iterator, measurably slower per record.
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(64);
+    for b in irn {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    }
+    out
 }
 
 /// Parses 64 hex characters (either case) into an IRN.

@@ -133,13 +133,14 @@ impl Sink {
         match &rec.outcome {
             Outcome::Registered(reg) => {
                 counts.accepted += 1;
-                *counts.by_status.entry("ACT".into()).or_default() += 1;
+                bump(&mut counts.by_status, "ACT");
                 if let Some(i) = input {
                     i.records += 1;
                     i.accepted += 1;
                 }
+                let irn_hex = irn::to_hex(&reg.irn);
                 line.extend_from_slice(b",ACT,");
-                line.extend_from_slice(irn::to_hex(&reg.irn).as_bytes());
+                line.extend_from_slice(irn_hex.as_bytes());
                 line.push(b',');
                 if let Some(ack) = reg.ack_no {
                     push_num(line, ack);
@@ -152,7 +153,7 @@ impl Sink {
                 let response = Success {
                     ack_no: reg.ack_no,
                     ack_dt: reg.ack_dt.as_deref(),
-                    irn: irn::to_hex(&reg.irn),
+                    irn: irn_hex,
                     signed_invoice: reg.signed_invoice.as_deref(),
                     signed_qr_code: reg.signed_qr.as_deref(),
                     status: "ACT",
@@ -172,7 +173,7 @@ impl Sink {
             }
             Outcome::Rejected { violations, dup } => {
                 counts.rejected += 1;
-                *counts.by_status.entry("ERR".into()).or_default() += 1;
+                bump(&mut counts.by_status, "ERR");
                 let is_dup = dup.is_some();
                 if is_dup {
                     counts.duplicates += 1;
@@ -254,6 +255,16 @@ pub fn push_violations(line: &mut Vec<u8>, violations: &[crate::error::Violation
 }
 
 /// Appends a field with RFC 4180 quoting.
+/// Counts one record under `key`, allocating the key only the first time.
+fn bump(counts: &mut BTreeMap<String, u64>, key: &str) {
+    match counts.get_mut(key) {
+        Some(n) => *n += 1,
+        None => {
+            counts.insert(key.to_owned(), 1);
+        }
+    }
+}
+
 pub fn push_csv(line: &mut Vec<u8>, field: &str) {
     if field
         .bytes()

@@ -3,6 +3,7 @@
 
 use std::cell::RefCell;
 
+use chrono::Datelike;
 use rust_decimal::Decimal;
 
 use crate::clock;
@@ -129,7 +130,8 @@ fn judge(mut invoice: Invoice, ctx: &TransformContext<'_>) -> (DocSummary, Outco
     };
     let accepted = Accepted {
         irn,
-        period: date.format("%Y%m").to_string(),
+        // Plain integer formatting: chrono's strftime parses its pattern on every call.
+        period: format!("{:04}{:02}", date.year(), date.month()),
         canonical,
         qr: qr_facts(inv),
     };

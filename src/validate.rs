@@ -510,11 +510,12 @@ mod fixed {
     const PRODUCT_LIMIT: i128 = 1 << 96;
 
     pub(super) fn milli(n: Num) -> Option<i128> {
-        let scale = n.value.scale();
-        if scale > 3 {
-            return None;
-        }
-        let m = n.value.mantissa() * 10i128.pow(3 - scale);
+        let m = match n.value.scale() {
+            // What `Num::from_f64` makes of every number with at most three decimals.
+            3 => n.value.mantissa(),
+            scale @ 0..=2 => n.value.mantissa() * 10i128.pow(3 - scale),
+            _ => return None,
+        };
         (m.abs() < LIMIT).then_some(m)
     }
 
@@ -535,14 +536,14 @@ mod fixed {
         Some(p)
     }
 
-    /// `x / 10^drop` rounded to an integer, half away from zero (the decimal path's
-    /// `round2`, when `x` has `drop + 2` decimals), returned in thousandths.
-    pub(super) fn paise_to_milli(x: i128, drop: u32) -> i128 {
-        let d = 10i128.pow(drop);
+    /// `x / 10^DROP` rounded to an integer, half away from zero (the decimal path's
+    /// `round2`, when `x` has `DROP + 2` decimals), returned in thousandths.
+    pub(super) fn paise_to_milli<const DROP: u32>(x: i128) -> i128 {
+        let d = 10i128.pow(DROP);
         let (q, r) = match i64::try_from(x) {
-            // The common case: a 64-bit division.
+            // The common case: a 64-bit division by a constant, which compiles to a multiply.
             Ok(x) => {
-                let d = d as i64;
+                let d = 10i64.pow(DROP);
                 (i128::from(x / d), i128::from(x % d))
             }
             Err(_) => (x / d, x % d),
@@ -1718,7 +1719,7 @@ impl Validator {
         let tot = milli(it.tot_amt)?;
         if let Some(q) = it.qty {
             // round2(Qty x UnitPrice): thousandths squared, rounded to paise.
-            let expected = paise_to_milli(product(&[milli(q)?, milli(it.unit_price)?])?, 4);
+            let expected = paise_to_milli::<4>(product(&[milli(q)?, milli(it.unit_price)?])?);
             if off(tot, expected) {
                 return None;
             }
@@ -1731,7 +1732,7 @@ impl Validator {
         let sgst = opt_milli(it.sgst_amt)?;
         // round2(AssAmt x rate / 100): the product has 6 decimals, the percent 8.
         let percent =
-            |rate: i128| -> Option<i128> { Some(paise_to_milli(product(&[ass, rate])?, 6)) };
+            |rate: i128| -> Option<i128> { Some(paise_to_milli::<6>(product(&[ass, rate])?)) };
         match regime {
             Regime::Intra => {
                 if igst > 0 {
@@ -1741,7 +1742,7 @@ impl Validator {
                     return None;
                 }
                 // round2(AssAmt x rate x 5 / 1000): 9 decimals.
-                let half = paise_to_milli(product(&[ass, rate, 5])?, 7);
+                let half = paise_to_milli::<7>(product(&[ass, rate, 5])?);
                 if off(cgst, half) || off(sgst, half) || cgst != sgst {
                     return None;
                 }

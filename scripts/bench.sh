@@ -6,7 +6,10 @@
 #
 # Knobs (environment): N (invoices for check and the CPU stages, default 200000),
 # REG_N (invoices for register, default 40000), PREFILL (default 10000000; 0 skips),
-# BIG_GB (default 10; 0 skips), WORK (scratch folder, default bench-data), KEEP=1 keeps it.
+# BIG_GB (default 10; 0 skips), ROUNDS (check-vs-parse pairs, default 5), WORK (scratch folder,
+# default bench-data), KEEP=1 keeps it.
+# These machines are noisy (shared cores): the check/parse ratio is measured ROUNDS times, each
+# check run right after its own parse ceiling, and the median pair is reported with the range.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +17,7 @@ N=${N:-200000}
 REG_N=${REG_N:-40000}
 PREFILL=${PREFILL:-10000000}
 BIG_GB=${BIG_GB:-10}
+ROUNDS=${ROUNDS:-5}
 WORK=${WORK:-bench-data}
 NOW="2025-06-20 11:30:00"
 
@@ -46,9 +50,16 @@ rm -rf "$WORK/scratch-db"
 "$BIN" bench-stages "$WORK/bulk.json" --config "$CFG" --now "$NOW" --sign-sample "$REG_N" --qr \
   --scratch-registry "$WORK/scratch-db" > "$WORK/stages.json"
 
-log "check on $N invoices"
-rm -rf "$WORK/out-check"
-"$BIN" check "$WORK/bulk.json" --config "$CFG" --now "$NOW" --quiet --out "$WORK/out-check"
+for r in $(seq 1 "$ROUNDS"); do
+  log "round $r/$ROUNDS: parse ceiling, then check on $N invoices"
+  if [ "$r" -gt 1 ]; then
+    "$BIN" bench-stages "$WORK/bulk.json" --config "$CFG" --now "$NOW" --sign-sample 0 > "$WORK/stages-$r.json"
+  else
+    cp "$WORK/stages.json" "$WORK/stages-1.json"
+  fi
+  rm -rf "$WORK/out-check-$r"
+  "$BIN" check "$WORK/bulk.json" --config "$CFG" --now "$NOW" --quiet --out "$WORK/out-check-$r"
+done
 
 log "register $REG_N invoices on an empty registry"
 rm -rf "$WORK/db-empty" "$WORK/out-reg-empty"
@@ -93,13 +104,26 @@ if [ "$BIG_GB" -gt 0 ]; then
   "$BIN" check "$WORK/big.ndjson" --config "$CFG" --now "$NOW" --quiet --out "$WORK/out-big"
 fi
 
-python3 - "$WORK" "$N" "$REG_N" "$PREFILL" "$BIG_GB" <<'PY'
+python3 - "$WORK" "$N" "$REG_N" "$PREFILL" "$BIG_GB" "$ROUNDS" <<'PY'
 import json, os, platform, subprocess, sys
 work, n, reg_n, prefill, big_gb = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
+rounds = int(sys.argv[6])
 stages = {s["stage"]: s for s in json.load(open(f"{work}/stages.json"))}
 def summary(name):
     p = f"{work}/{name}/summary.json"
     return json.load(open(p)) if os.path.exists(p) else None
+# check vs parse: one pair per round; the median pair goes in the table, all ratios beside it.
+pairs = []
+for r in range(1, rounds + 1):
+    c = summary(f"out-check-{r}")
+    st = {s["stage"]: s for s in json.load(open(f"{work}/stages-{r}.json"))}
+    if c and "parse" in st:
+        pairs.append((c["invoices_per_second"] / st["parse"]["invoices_per_second"], c, st["parse"]))
+pairs.sort(key=lambda p: p[0])
+check_ratios = [p[0] for p in pairs]
+check = None
+if pairs:
+    _, check, stages["parse"] = pairs[len(pairs) // 2]
 rows = []
 def stage_row(name, label):
     s = stages.get(name)
@@ -121,8 +145,10 @@ def e2e(label, summ, ceiling_name, ceiling_label):
     rows.append((label, summ["invoices_per_second"], summ["megabytes_per_second"],
                  f"{100*cpu/wall:.0f}% CPU", summ.get("peak_rss_mb"),
                  f"{100*ratio:.0f}% of {ceiling_label}" if ratio else ""))
-check = summary("out-check"); reg_e = summary("out-reg-empty"); reg_f = summary("out-reg-full"); big = summary("out-big")
-e2e(f"check ({n})", check, "parse", "parse")
+if check:
+    e2e(f"check ({n}), median of {len(pairs)} rounds", check, "parse", "parse (same round)")
+    rows[-1] = rows[-1][:5] + (rows[-1][5] + f"; all rounds {', '.join(f'{100*x:.0f}%' for x in check_ratios)}",)
+reg_e = summary("out-reg-empty"); reg_f = summary("out-reg-full"); big = summary("out-big")
 e2e(f"register, empty registry ({reg_n})", reg_e, "sign_2x_rs256", "sign")
 e2e(f"register, {prefill:,} in registry ({reg_n})", reg_f, "sign_2x_rs256", "sign")
 e2e(f"check, {big_gb:g} GB NDJSON", big, "parse", "parse")
@@ -151,7 +177,8 @@ table = "\n".join(lines + [""] + extra)
 print(table)
 with open("BENCHMARKS.md", "w") as f:
     f.write("# Benchmarks\n\n")
-    f.write("Produced by `scripts/bench.sh` (all figures from one run; ratios compare a run with the ceiling of its bottleneck stage measured in the same run).\n\n")
+    f.write("Produced by `scripts/bench.sh` (all figures from one run; ratios compare a run with the ceiling of its bottleneck stage measured in the same run). "
+            f"The machine is shared and noisy, so `check` is measured {rounds} times, each right after its own parse ceiling; the table shows the median pair and lists every round's ratio.\n\n")
     f.write(f"Machine: {machine}.\n\n")
     f.write(f"Data: `irp gen` seeds 42-45, about 2.3 KB and 7 items per invoice; check on {n:,} invoices, register on {reg_n:,} (RS256, two signatures each).\n\n")
     f.write(table + "\n")

@@ -27,6 +27,8 @@ pub struct Masters {
     states: [Option<StateKind>; 100],
     /// Sorted upper-case UQC codes (about 45: a binary search beats hashing).
     uqc: Vec<String>,
+    /// The same codes as packed integers ([`uqc_key`]): a lookup compares words, not strings.
+    uqc_keys: Vec<u64>,
     /// First-3-digit PIN ranges, indexed by state code; a state without rows is not checked.
     pin_ranges: Vec<Vec<(u16, u16)>>,
     /// Bit per 4-digit heading (0..10^4) and per 6-digit subheading (0..10^6).
@@ -61,6 +63,7 @@ impl Default for Masters {
         Masters {
             states: [None; 100],
             uqc: Vec::new(),
+            uqc_keys: Vec::new(),
             pin_ranges: vec![Vec::new(); 100],
             hsn4: vec![0; 10_000 / 64 + 1],
             hsn6: vec![0; 1_000_000 / 64 + 1],
@@ -138,6 +141,8 @@ impl Masters {
             .collect();
         m.uqc.sort();
         m.uqc.dedup();
+        m.uqc_keys = m.uqc.iter().filter_map(|u| uqc_key(u)).collect();
+        m.uqc_keys.sort_unstable();
         let (text, path) = read("pin_ranges.csv")?;
         for row in rows(&text, &path, 3)? {
             let state = parse_num::<u8>(&row[0], &path)?;
@@ -179,9 +184,7 @@ impl Masters {
 
     /// True when the unit is a UQC code (case-insensitive, as the schema pattern allows a-z).
     pub fn uqc_ok(&self, unit: &str) -> bool {
-        let found = |u: &str| self.uqc.binary_search_by(|c| c.as_str().cmp(u)).is_ok();
-        found(unit)
-            || (unit.bytes().any(|b| b.is_ascii_lowercase()) && found(&unit.to_ascii_uppercase()))
+        uqc_key(unit).is_some_and(|k| self.uqc_keys.binary_search(&k).is_ok())
     }
 
     /// True when the HSN/SAC code exists: a 4-digit heading, a 6-digit subheading, or an
@@ -263,6 +266,17 @@ impl Masters {
 }
 
 /// Case-insensitive lookup in a set of upper-case codes; allocates only for lower-case input.
+/// A unit code of 1 to 8 non-NUL bytes, upper-cased and packed into a word (injective on
+/// such codes: no byte is zero). `None` for anything else, which no master code is.
+fn uqc_key(unit: &str) -> Option<u64> {
+    if unit.is_empty() || unit.len() > 8 {
+        return None;
+    }
+    unit.bytes().try_fold(0u64, |k, b| {
+        (b != 0).then(|| (k << 8) | u64::from(b.to_ascii_uppercase()))
+    })
+}
+
 fn contains_upper(set: &HashSet<String>, code: &str) -> bool {
     if code.bytes().any(|b| b.is_ascii_lowercase()) {
         set.contains(&code.to_ascii_uppercase())
@@ -409,6 +423,9 @@ mod tests {
         assert_eq!(m.state("96"), Some(StateKind::Foreign));
         assert_eq!(m.state("25"), None);
         assert!(m.uqc_ok("NOS") && m.uqc_ok("kgs") && !m.uqc_ok("XYZ"));
+        // Packing must not let a longer or NUL-padded code alias a master code.
+        assert!(!m.uqc_ok("\0NOS") && !m.uqc_ok("NOSNOSNOS") && !m.uqc_ok(""));
+        assert!(m.uqc_codes().iter().all(|u| m.uqc_ok(u)));
         assert!(m.hsn_ok("998313") && m.hsn_ok("9983"));
         assert!(m.hsn_ok("61149090") && m.hsn_ok("611490"));
         assert!(!m.hsn_ok("000000") && !m.hsn_ok("12345"));

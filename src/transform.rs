@@ -94,21 +94,15 @@ fn judge(mut invoice: Invoice, ctx: &TransformContext<'_>) -> (DocSummary, Outco
     // The schema admits SupTyp and Typ in any case; the registry keeps NIC's upper-case forms.
     invoice.tran_dtls.sup_typ.make_ascii_uppercase();
     invoice.doc_dtls.typ.make_ascii_uppercase();
-    let inv = &invoice;
-    let doc = DocSummary {
-        doc_type: inv.doc_dtls.typ.clone(),
-        doc_no: inv.doc_dtls.no.clone(),
-        doc_date: inv.doc_dtls.dt.clone(),
-        seller_gstin: inv.seller_dtls.gstin.clone(),
-    };
-    let violations = ctx.validator.validate(inv);
+    let violations = ctx.validator.validate(&invoice);
     if !violations.is_empty() {
-        return (doc, rejected(violations));
+        return (take_doc(&mut invoice), rejected(violations));
     }
+    let inv = &invoice;
     // A valid invoice has a real date (the validator checked it).
     let Some(date) = clock::parse_doc_date(&inv.doc_dtls.dt) else {
         return (
-            doc,
+            take_doc(&mut invoice),
             rejected(vec![Violation::new(
                 2225,
                 "Incorrect date format in document details",
@@ -128,14 +122,36 @@ fn judge(mut invoice: Invoice, ctx: &TransformContext<'_>) -> (DocSummary, Outco
     } else {
         Vec::new()
     };
+    // The invoice is done with (its canonical form is made): its strings move into the
+    // record instead of being copied.
+    let main = main_hsn_index(inv.item_list.iter().map(|i| i.ass_amt.value));
+    let qr = QrFacts {
+        buyer_gstin: std::mem::take(&mut invoice.buyer_dtls.gstin),
+        tot_inv_val: invoice.val_dtls.tot_inv_val,
+        item_cnt: invoice.item_list.len(),
+        main_hsn: main
+            .and_then(|k| invoice.item_list.get_mut(k))
+            .map(|it| std::mem::take(&mut it.hsn_cd))
+            .unwrap_or_default(),
+    };
     let accepted = Accepted {
         irn,
         // Plain integer formatting: chrono's strftime parses its pattern on every call.
         period: format!("{:04}{:02}", date.year(), date.month()),
         canonical,
-        qr: qr_facts(inv),
+        qr,
     };
-    (doc, Outcome::Valid(Box::new(accepted)))
+    (take_doc(&mut invoice), Outcome::Valid(Box::new(accepted)))
+}
+
+/// The status report's identity of an invoice, moved out of it.
+fn take_doc(inv: &mut Invoice) -> DocSummary {
+    DocSummary {
+        doc_type: std::mem::take(&mut inv.doc_dtls.typ),
+        doc_no: std::mem::take(&mut inv.doc_dtls.no),
+        doc_date: std::mem::take(&mut inv.doc_dtls.dt),
+        seller_gstin: std::mem::take(&mut inv.seller_dtls.gstin),
+    }
 }
 
 /// The invoice's QR claims.
@@ -155,13 +171,22 @@ pub fn qr_facts(inv: &Invoice) -> QrFacts {
 /// MainHsnCode: the HSN of the item with the highest taxable value (the first such item on a
 /// tie). Shared by registration and by re-signing from the registry, so both agree.
 pub fn main_hsn<'a>(items: impl IntoIterator<Item = (&'a str, Decimal)>) -> String {
-    let mut best: Option<(&str, Decimal)> = None;
-    for (hsn, value) in items {
+    let items: Vec<(&str, Decimal)> = items.into_iter().collect();
+    main_hsn_index(items.iter().map(|(_, v)| *v))
+        .and_then(|k| items.get(k))
+        .map(|(h, _)| (*h).to_owned())
+        .unwrap_or_default()
+}
+
+/// The position of the main item: the highest taxable value, the first one on a tie.
+fn main_hsn_index(values: impl IntoIterator<Item = Decimal>) -> Option<usize> {
+    let mut best: Option<(usize, Decimal)> = None;
+    for (k, value) in values.into_iter().enumerate() {
         if best.is_none_or(|(_, v)| value > v) {
-            best = Some((hsn, value));
+            best = Some((k, value));
         }
     }
-    best.map(|(h, _)| h.to_owned()).unwrap_or_default()
+    best.map(|(k, _)| k)
 }
 
 /// Best-effort document identity of a record that failed to parse as an invoice.

@@ -1802,14 +1802,7 @@ impl Validator {
 
     /// Unit in the UQC master, case-insensitively, without allocating.
     fn unit_ok(&self, unit: &str) -> bool {
-        if !letters(unit, 3, 8) {
-            return false;
-        }
-        let mut buf = [0u8; 8];
-        let upper = &mut buf[..unit.len()];
-        upper.copy_from_slice(unit.as_bytes());
-        upper.make_ascii_uppercase();
-        std::str::from_utf8(upper).is_ok_and(|u| self.masters.uqc_ok(u))
+        letters(unit, 3, 8) && self.masters.uqc_ok(unit)
     }
 
     /// 2233: one violation listing the repeated serial numbers.

@@ -52,6 +52,9 @@ pub struct Sink {
     pub counts: Counts,
     pub inputs: Vec<InputCounts>,
     line: Vec<u8>,
+    /// One results.jsonl line, serialised here first: serde's many small writes cost less
+    /// into a `Vec` than through the `BufWriter`.
+    json: Vec<u8>,
 }
 
 fn create(path: &Path) -> Result<BufWriter<File>> {
@@ -100,6 +103,7 @@ impl Sink {
                 })
                 .collect(),
             line: Vec::with_capacity(4096),
+            json: Vec::with_capacity(4096),
         })
     }
 
@@ -162,7 +166,7 @@ impl Sink {
                     ewb_valid_till: None,
                     remarks: None,
                 };
-                write_json(&mut self.results, &response, &self.dir)?;
+                write_json(&mut self.results, &mut self.json, &response, &self.dir)?;
                 if let (Some(bytes), Some(ext)) = (&reg.qr_image, self.qr_format.extension()) {
                     let path = self
                         .dir
@@ -194,7 +198,7 @@ impl Sink {
                 push_violations(line, violations);
                 let response =
                     Failure::new(violations, dup.as_ref().map(|d| vec![DupIrnInfo::new(d)]));
-                write_json(&mut self.results, &response, &self.dir)?;
+                write_json(&mut self.results, &mut self.json, &response, &self.dir)?;
             }
             Outcome::Valid(_) => {
                 return Err(Error::Stage {
@@ -234,10 +238,17 @@ impl Sink {
     }
 }
 
-fn write_json(out: &mut BufWriter<File>, value: &impl Serialize, dir: &Path) -> Result<()> {
+fn write_json(
+    out: &mut BufWriter<File>,
+    buf: &mut Vec<u8>,
+    value: &impl Serialize,
+    dir: &Path,
+) -> Result<()> {
     let path = || tmp(dir, "results.jsonl");
-    serde_json::to_writer(&mut *out, value).map_err(|e| Error::io(path(), e.into()))?;
-    out.write_all(b"\n").map_err(|e| Error::io(path(), e))
+    buf.clear();
+    serde_json::to_writer(&mut *buf, value).map_err(|e| Error::io(path(), e.into()))?;
+    buf.push(b'\n');
+    out.write_all(buf).map_err(|e| Error::io(path(), e))
 }
 
 fn push_num(line: &mut Vec<u8>, n: u64) {

@@ -148,7 +148,10 @@ def e2e(label, summ, ceiling_name, ceiling_label):
 if check:
     e2e(f"check ({n}), median of {len(pairs)} rounds", check, "parse", "parse (same round)")
     rows[-1] = rows[-1][:5] + (rows[-1][5] + f"; all rounds {', '.join(f'{100*x:.0f}%' for x in check_ratios)}",)
-reg_e = summary("out-reg-empty"); reg_f = summary("out-reg-full"); big = summary("out-big")
+# Only what this invocation ran: a kept WORK folder may hold older outputs.
+reg_e = summary("out-reg-empty")
+reg_f = summary("out-reg-full") if prefill > 0 else None
+big = summary("out-big") if big_gb > 0 else None
 e2e(f"register, empty registry ({reg_n})", reg_e, "sign_2x_rs256", "sign")
 e2e(f"register, {prefill:,} in registry ({reg_n})", reg_f, "sign_2x_rs256", "sign")
 e2e(f"check, {big_gb:g} GB NDJSON", big, "parse", "parse")
@@ -161,7 +164,7 @@ if reg_e and reg_f:
     extra.append(f"- register with {prefill:,} registrations already in the registry runs at "
                  f"{100*reg_f['invoices_per_second']/reg_e['invoices_per_second']:.1f}% of its rate on an empty one "
                  f"({reg_f['invoices_per_second']:,.0f} vs {reg_e['invoices_per_second']:,.0f} invoices/s)")
-if os.path.exists(f"{work}/prefill-open.json"):
+if prefill > 0 and os.path.exists(f"{work}/prefill-open.json"):
     po = json.load(open(f"{work}/prefill-open.json"))
     size = int(open(f"{work}/db-full.bytes").read()) if os.path.exists(f"{work}/db-full.bytes") else 0
     extra.append(f"- registry of {prefill:,}: opened and queried in {po['open_seconds']:.3f} s (process start + open + one lookup); "

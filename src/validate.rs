@@ -1901,13 +1901,25 @@ fn item_schema(s: &mut Sink, i: usize, it: &Item) {
 }
 
 /// Length (in characters) and pattern of a string field; 2140 on failure.
+/// The passing case is inlined where the bounds and pattern are constants; the failing case
+/// (which measures again and words the message) stays out of line.
+#[inline]
 fn text(s: &mut Sink, path: Path, v: &str, min: usize, max: usize, pat: Pat) {
-    // Byte length bounds the character count from above and (over 4) from below.
-    let len = if v.is_ascii() {
-        v.len()
+    // Byte length bounds the character count from above: ASCII is the common case.
+    let ok = if v.is_ascii() {
+        (min..=max).contains(&v.len()) && pat.ok(v)
     } else {
-        v.chars().count()
+        (min..=max).contains(&v.chars().count()) && pat.ok(v)
     };
+    if !ok {
+        text_failed(s, path, v, min, max, pat);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn text_failed(s: &mut Sink, path: Path, v: &str, min: usize, max: usize, pat: Pat) {
+    let len = v.chars().count();
     if len < min {
         s.push(SCHEMA, path.item(), || {
             format!("{path}: length {len} is below the minimum {min}")
@@ -1927,18 +1939,26 @@ fn text(s: &mut Sink, path: Path, v: &str, min: usize, max: usize, pat: Pat) {
     }
 }
 
+#[inline]
 fn opt_text(s: &mut Sink, path: Path, v: &Option<String>, min: usize, max: usize, pat: Pat) {
     if let Some(v) = v {
         text(s, path, v, min, max, pat);
     }
 }
 
+#[inline]
 fn flag(s: &mut Sink, path: Path, v: &str, allowed: &[&str]) {
     if !allowed.contains(&v) {
-        s.push(SCHEMA, path.item(), || {
-            format!("{path}: {} is not one of {}", Shown(v), allowed.join(", "))
-        });
+        flag_failed(s, path, v, allowed);
     }
+}
+
+#[cold]
+#[inline(never)]
+fn flag_failed(s: &mut Sink, path: Path, v: &str, allowed: &[&str]) {
+    s.push(SCHEMA, path.item(), || {
+        format!("{path}: {} is not one of {}", Shown(v), allowed.join(", "))
+    });
 }
 
 fn date(s: &mut Sink, path: Path, v: &str) {
@@ -1955,7 +1975,19 @@ fn opt_date(s: &mut Sink, path: Path, v: &Option<String>) {
     }
 }
 
+/// 0..=max on a number; 2140 on failure. `raw` carries the value's sign and its magnitude to
+/// within `Max::fast`, so the passing case needs no decimal work; the exact checks run only
+/// when it cannot rule them out.
+#[inline]
 fn num(s: &mut Sink, path: Path, n: Num, max: Max) {
+    if n.raw < 0.0 || n.raw >= max.fast {
+        num_exact(s, path, n, max);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn num_exact(s: &mut Sink, path: Path, n: Num, max: Max) {
     if n.value.is_sign_negative() && !n.value.is_zero() {
         s.push(SCHEMA, path.item(), || {
             format!("{path}: {} is below the minimum 0", n.value.normalize())
@@ -1971,6 +2003,7 @@ fn num(s: &mut Sink, path: Path, n: Num, max: Max) {
     }
 }
 
+#[inline]
 fn opt_num(s: &mut Sink, path: Path, n: Option<Num>, max: Max) {
     if let Some(n) = n {
         num(s, path, n, max);

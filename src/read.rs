@@ -477,6 +477,7 @@ enum BlockScan {
 }
 
 /// The bytes of one block that framing cares about, one bit per byte (bit i = byte i).
+#[derive(Default)]
 struct Block {
     quote: u64,
     backslash: u64,
@@ -502,13 +503,7 @@ impl Block {
             let bits = unsafe { _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(c as i8))) };
             u64::from(bits as u16)
         };
-        let mut m = Block {
-            quote: 0,
-            backslash: 0,
-            open: 0,
-            close: 0,
-            newline: 0,
-        };
+        let mut m = Block::default();
         for (k, lane) in block.chunks_exact(16).enumerate() {
             // SAFETY: `lane` is 16 readable bytes, and `loadu` has no alignment requirement.
             let v = unsafe { _mm_loadu_si128(lane.as_ptr().cast::<__m128i>()) };
@@ -528,13 +523,7 @@ impl Block {
     #[cfg(not(target_arch = "x86_64"))]
     #[inline]
     fn classify(block: &[u8; 64]) -> Block {
-        let mut m = Block {
-            quote: 0,
-            backslash: 0,
-            open: 0,
-            close: 0,
-            newline: 0,
-        };
+        let mut m = Block::default();
         for (i, &c) in block.iter().enumerate() {
             m.quote |= u64::from(c == b'"') << i;
             m.backslash |= u64::from(c == b'\\') << i;

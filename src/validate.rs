@@ -484,8 +484,14 @@ impl Sums {
             &mut self.oth,
         ];
         for (acc, v) in fields.into_iter().zip(self.fast) {
-            // At most 1000 items below 10^18 thousandths each: within a decimal's 96 bits.
-            add(acc, Decimal::from_i128_with_scale(v, 3));
+            // Each item is below 10^17 thousandths and a record holds at most a few hundred
+            // thousand items, far inside a decimal's 96 bits; saturate as `add` does anyway.
+            let d = Decimal::try_from_i128_with_scale(v, 3).unwrap_or(if v < 0 {
+                Decimal::MIN
+            } else {
+                Decimal::MAX
+            });
+            add(acc, d);
         }
         self.fast = [0; 8];
         self.fast_items = 0;

@@ -168,10 +168,7 @@ impl Sink {
                 };
                 write_json(&mut self.results, &mut self.json, &response, &self.dir)?;
                 if let (Some(bytes), Some(ext)) = (&reg.qr_image, self.qr_format.extension()) {
-                    let path = self
-                        .dir
-                        .join("qr")
-                        .join(format!("{}.{ext}", irn::to_hex(&reg.irn)));
+                    let path = self.dir.join("qr").join(format!("{}.{ext}", response.irn));
                     std::fs::write(&path, bytes).map_err(|e| Error::io(&path, e))?;
                 }
             }

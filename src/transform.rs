@@ -160,11 +160,10 @@ pub fn qr_facts(inv: &Invoice) -> QrFacts {
         buyer_gstin: inv.buyer_dtls.gstin.clone(),
         tot_inv_val: inv.val_dtls.tot_inv_val,
         item_cnt: inv.item_list.len(),
-        main_hsn: main_hsn(
-            inv.item_list
-                .iter()
-                .map(|i| (i.hsn_cd.as_str(), i.ass_amt.value)),
-        ),
+        main_hsn: main_hsn_index(inv.item_list.iter().map(|i| i.ass_amt.value))
+            .and_then(|k| inv.item_list.get(k))
+            .map(|it| it.hsn_cd.clone())
+            .unwrap_or_default(),
     }
 }
 

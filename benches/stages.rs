@@ -30,7 +30,7 @@ fn corpus() -> (Vec<u8>, Vec<Vec<u8>>) {
     let mut records = Vec::new();
     frame_reader(file.as_slice(), 1 << 24, 1 << 20, |r| {
         if let Framed::Json(b) = r.body {
-            records.push(b);
+            records.push(b.to_vec());
         }
     })
     .expect("frame");

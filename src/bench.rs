@@ -16,7 +16,7 @@ use crate::config::Settings;
 use crate::error::{Error, Result};
 use crate::masters::Masters;
 use crate::model::Invoice;
-use crate::read::{frame_reader, Framed};
+use crate::read::{frame_reader, Framed, RecordBytes};
 use crate::registry::{IrnStatus, NewRegistration, Registration, Registry};
 use crate::sign::Signer;
 use crate::validate::Validator;
@@ -137,9 +137,9 @@ pub fn stage_ceilings(
     };
     let batch_size = settings.pipeline.batch_size.max(1);
     let mut timers = Timers::default();
-    let mut chunk: Vec<Vec<u8>> = Vec::with_capacity(batch_size);
+    let mut chunk: Vec<RecordBytes> = Vec::with_capacity(batch_size);
     let mut failure: Option<Error> = None;
-    let mut run_batch = |chunk: &mut Vec<Vec<u8>>, timers: &mut Timers| -> Result<()> {
+    let mut run_batch = |chunk: &mut Vec<RecordBytes>, timers: &mut Timers| -> Result<()> {
         // The baseline the issue names: bare simd-json parsing into the same structs. Each
         // invoice is parsed and dropped, as the pipeline does, on records fresh from framing:
         // keeping a batch of invoices alive instead costs 10-15% more (cold memory), a ceiling

@@ -40,6 +40,8 @@ pub struct PipelineConfig {
     pub channel_capacity_batches: usize,
     /// A record larger than this is rejected (2140) without being buffered.
     pub max_record_bytes: usize,
+    /// Map regular input files into memory instead of reading them (no copies).
+    pub mmap: bool,
 }
 
 impl Default for PipelineConfig {
@@ -50,6 +52,7 @@ impl Default for PipelineConfig {
             batch_max_bytes: 8 << 20,
             channel_capacity_batches: 4,
             max_record_bytes: 4 << 20,
+            mmap: true,
         }
     }
 }

@@ -27,7 +27,7 @@ use crate::dedup::{CheckStage, Clock, RegisterStage};
 use crate::error::{Error, Result};
 use crate::masters::{Masters, Taxpayers};
 use crate::qr::QrFormat;
-use crate::read::Framer;
+use crate::read::{Framer, SharedInput};
 use crate::record::{Batch, Processed, RawRecord, BATCH_MAX_RECORDS};
 use crate::registry::Registry;
 use crate::sign::Signer;
@@ -416,20 +416,25 @@ fn read_stage(
         bytes: 0,
     };
     let mut all_warnings = Vec::with_capacity(inputs.len());
-    let mut chunk = vec![0u8; READ_CHUNK_BYTES];
+    let mut chunk = Vec::new();
     let closed = std::cell::Cell::new(false);
+    let mut sent = 0u64;
     for (input_idx, input) in inputs.iter().enumerate() {
-        let mut reader: Box<dyn Read> = match input {
-            Input::File(path) => Box::new(File::open(path).map_err(|e| Error::io(path, e))?),
-            Input::Stdin => Box::new(std::io::stdin().lock()),
+        let source = open_input(input, cfg.mmap)?;
+        let (mut framer, mut release) = match &source {
+            Source::Shared(map) => (
+                Framer::over(Arc::clone(map), cfg.max_record_bytes),
+                Release::new(Arc::clone(map), cfg.channel_capacity_batches),
+            ),
+            Source::Stream(_) => (Framer::new(cfg.max_record_bytes), Release::default()),
         };
-        let mut framer = Framer::new(cfg.max_record_bytes);
         let mut emit = |rec: crate::read::FramedRecord| {
             seq += 1;
             let len = match &rec.body {
                 crate::read::Framed::Json(b) => b.len() as u64,
                 crate::read::Framed::Bad(_) => 0,
             };
+            let end = rec.offset + len;
             batch.bytes += len;
             batch.records.push(RawRecord {
                 seq,
@@ -447,21 +452,38 @@ fn read_stage(
                 );
                 if tx.send(full).is_err() {
                     closed.set(true);
+                } else {
+                    sent += 1;
+                    release.sent(sent, end);
                 }
             }
         };
-        loop {
-            if closed.get() || shared.abort.load(Ordering::Relaxed) {
-                return Ok(all_warnings);
+        match source {
+            Source::Shared(map) => {
+                for piece in map.chunks(READ_CHUNK_BYTES) {
+                    if closed.get() || shared.abort.load(Ordering::Relaxed) {
+                        return Ok(all_warnings);
+                    }
+                    shared.progress.add_bytes(piece.len() as u64);
+                    framer.push(piece, &mut emit);
+                }
             }
-            let n = match reader.read(&mut chunk) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(Error::io(input.display(), e)),
-            };
-            shared.progress.add_bytes(n as u64);
-            framer.push(&chunk[..n], &mut emit);
+            Source::Stream(mut reader) => {
+                chunk.resize(READ_CHUNK_BYTES, 0);
+                loop {
+                    if closed.get() || shared.abort.load(Ordering::Relaxed) {
+                        return Ok(all_warnings);
+                    }
+                    let n = match reader.read(&mut chunk) {
+                        Ok(0) => break,
+                        Ok(n) => n,
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                        Err(e) => return Err(Error::io(input.display(), e)),
+                    };
+                    shared.progress.add_bytes(n as u64);
+                    framer.push(&chunk[..n], &mut emit);
+                }
+            }
         }
         framer.finish(&mut emit);
         all_warnings.push(std::mem::take(&mut framer.warnings));
@@ -470,6 +492,86 @@ fn read_stage(
         let _ = tx.send(batch);
     }
     Ok(all_warnings)
+}
+
+/// Where the reader takes an input's bytes from.
+enum Source {
+    /// A regular file, mapped: records are ranges of the mapping.
+    Shared(Arc<SharedInput>),
+    /// Standard input, a pipe, or a file that cannot be mapped: read in chunks and copied.
+    Stream(Box<dyn Read>),
+}
+
+fn open_input(input: &Input, mmap: bool) -> Result<Source> {
+    let path = match input {
+        Input::Stdin => return Ok(Source::Stream(Box::new(std::io::stdin().lock()))),
+        Input::File(path) => path,
+    };
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let meta = file.metadata().map_err(|e| Error::io(path, e))?;
+    if mmap && meta.is_file() && meta.len() > 0 {
+        // SAFETY: the mapping is read-only and private to this run. If another process
+        // truncates the file meanwhile, reads past its new end fault (SIGBUS), the same
+        // trade ripgrep makes; `pipeline.mmap = false` reads with read(2) instead.
+        if let Ok(map) = unsafe { memmap2::Mmap::map(&file) } {
+            // Only a hint for read-ahead; framing is correct without it.
+            let _ = map.advise(memmap2::Advice::Sequential);
+            return Ok(Source::Shared(Arc::new(SharedInput::Mapped(map))));
+        }
+    }
+    Ok(Source::Stream(Box::new(file)))
+}
+
+/// Keeps a mapped input's resident pages bounded: once every record of a sent batch has
+/// been parsed, its pages are dropped from this process (they stay in the page cache), so
+/// peak RSS does not grow with the file.
+///
+/// The transform stage takes batches one at a time, in order, and drops each record when
+/// parsed. After batch `k` is sent, at most `capacity` batches wait in the channel, so the
+/// transform has taken batch `k - capacity` and therefore finished every batch before it.
+#[derive(Default)]
+struct Release {
+    map: Option<Arc<SharedInput>>,
+    capacity: u64,
+    /// (batch number, end offset of its last record), oldest first.
+    pending: std::collections::VecDeque<(u64, u64)>,
+    /// Everything below this offset has been released.
+    done: u64,
+}
+
+impl Release {
+    fn new(map: Arc<SharedInput>, capacity: usize) -> Release {
+        Release {
+            map: Some(map),
+            capacity: capacity as u64,
+            ..Release::default()
+        }
+    }
+
+    fn sent(&mut self, batch_no: u64, end: u64) {
+        let Some(input) = &self.map else { return };
+        self.pending.push_back((batch_no, end));
+        let mut upto = self.done;
+        while let Some(&(no, end)) = self.pending.front() {
+            if no + self.capacity + 1 > batch_no {
+                break;
+            }
+            upto = end;
+            self.pending.pop_front();
+        }
+        if upto > self.done {
+            if let SharedInput::Mapped(map) = &**input {
+                let (from, len) = (self.done as usize, (upto - self.done) as usize);
+                // SAFETY: the mapping is a read-only shared file mapping: MADV_DONTNEED
+                // only unmaps its pages, and a later read faults the same file bytes back in.
+                // No record in this range is alive any more (see above).
+                let _ = unsafe {
+                    map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, from, len)
+                };
+            }
+            self.done = upto;
+        }
+    }
 }
 
 /// Identifies "the same command again": the command, the output folder and each input's
@@ -504,4 +606,25 @@ pub fn run_fingerprint(mode: Mode, inputs: &[Input], out_dir: &Path) -> Result<[
         }
     }
     Ok(h.finalize().into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn release_waits_until_the_transform_must_be_past_a_batch() {
+        let input = Arc::new(SharedInput::Buffer(vec![b' '; 1000]));
+        let mut r = Release::new(input, 1);
+        r.sent(1, 100);
+        r.sent(2, 200);
+        // Batch 2 may still be in the channel and batch 1 in the transform.
+        assert_eq!(r.done, 0);
+        r.sent(3, 300);
+        // Batch 3 in the channel, batch 2 taken: batch 1 is finished.
+        assert_eq!(r.done, 100);
+        r.sent(4, 450);
+        assert_eq!(r.done, 200);
+        assert_eq!(r.pending.len(), 2);
+    }
 }

@@ -258,7 +258,12 @@ fn registered(
         signed_qr: None,
         qr_image: None,
         canonical: std::mem::take(&mut accepted.canonical),
-        qr: accepted.qr.clone(),
+        // The outcome replaces `accepted`: its strings move rather than copy.
+        qr: crate::record::QrFacts {
+            buyer_gstin: std::mem::take(&mut accepted.qr.buyer_gstin),
+            main_hsn: std::mem::take(&mut accepted.qr.main_hsn),
+            ..accepted.qr
+        },
     }))
 }
 

@@ -16,6 +16,8 @@
 //!   prefix is 2199; buyer PIN outside the buyer state is 3039 (seller, dispatch, ship: 2178).
 //! - Export POS not 96 is 2232; SEZ POS not 96 (only with `sez_recipient_pos_96`) is 2229.
 //! - E-way bill details with only service items is 2251, on CRN/DBN 2252.
+//! - A CesVal that differs from the items' cess total is 2186, or 2188 when it equals the
+//!   ad-valorem cess alone (the items' non-advol cess was left out).
 //! - Under reverse charge TotItemVal may be AssAmt + all taxes + OthChrg, or exclude GST, or
 //!   exclude all taxes.
 //! - The reporting window rejects a document once `today >= Dt + reporting_window_days`
@@ -54,6 +56,7 @@ pub mod codes {
     pub const IGST_VAL: u16 = 2185;
     pub const CES_VAL: u16 = 2186;
     pub const ST_CES_VAL: u16 = 2187;
+    pub const CES_NON_ADVL_VAL: u16 = 2188;
     pub const TOT_INV_VAL: u16 = 2189;
     pub const PREC_DOC_REQUIRED: u16 = 2191;
     pub const TOT_AMT: u16 = 2192;
@@ -1425,13 +1428,25 @@ impl Validator {
             sums.igst,
             "Total IGST value (IgstVal)",
         );
-        total_check(
-            s,
-            CES_VAL,
-            val(v.ces_val),
-            sums.ces,
-            "Total cess value (CesVal)",
-        );
+        // CesVal covers ad-valorem and non-ad-valorem cess (reference 2.7). When it matches
+        // the items' ad-valorem cess alone, the non-advol part is what is wrong: 2188.
+        let ces_val = val(v.ces_val);
+        if off(ces_val, sums.ces) {
+            let non_advl = inv.item_list.iter().fold(Decimal::ZERO, |a, it| {
+                a.saturating_add(val(it.ces_non_advl_amt))
+            });
+            let code = if !non_advl.is_zero() && !off(ces_val, sums.ces.saturating_sub(non_advl)) {
+                CES_NON_ADVL_VAL
+            } else {
+                CES_VAL
+            };
+            let what = if code == CES_NON_ADVL_VAL {
+                "Total cess value (CesVal) leaves out the non-ad-valorem cess:"
+            } else {
+                "Total cess value (CesVal)"
+            };
+            total_check(s, code, ces_val, sums.ces, what);
+        }
         total_check(
             s,
             ST_CES_VAL,
@@ -3126,6 +3141,18 @@ mod tests {
                 2186,
             ),
             case(
+                "non-advol ces val",
+                intra,
+                |v| {
+                    // The item carries non-advol cess, CesVal leaves it out.
+                    set(v, "/ItemList/0/CesNonAdvlAmt", json!(50));
+                    set(v, "/ItemList/0/TotItemVal", json!(118050));
+                    set(v, "/ValDtls/CesVal", json!(0));
+                    set(v, "/ValDtls/TotInvVal", json!(141650));
+                },
+                2188,
+            ),
+            case(
                 "st ces val",
                 intra,
                 |v| set(v, "/ValDtls/StCesVal", json!(5)),
@@ -3231,6 +3258,29 @@ mod tests {
             }
         }
         assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+
+    #[test]
+    fn cess_totals_split_2186_and_2188() {
+        let codes = |v: &Value| -> Vec<u16> {
+            run(v, &RulesConfig::default(), false)
+                .iter()
+                .map(|x| x.code)
+                .collect()
+        };
+        let mut v = intra();
+        set(&mut v, "/ItemList/0/CesNonAdvlAmt", json!(50));
+        set(&mut v, "/ItemList/0/TotItemVal", json!(118050));
+        set(&mut v, "/ValDtls/TotInvVal", json!(141650));
+        // CesVal includes the non-advol cess: valid.
+        set(&mut v, "/ValDtls/CesVal", json!(50));
+        assert_eq!(codes(&v), Vec::<u16>::new());
+        // CesVal leaves it out: 2188 alone.
+        set(&mut v, "/ValDtls/CesVal", json!(0));
+        assert_eq!(codes(&v), vec![2188]);
+        // CesVal matches neither: 2186.
+        set(&mut v, "/ValDtls/CesVal", json!(20));
+        assert_eq!(codes(&v), vec![2186]);
     }
 
     #[test]

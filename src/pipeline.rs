@@ -424,7 +424,8 @@ fn read_stage(
         let (mut framer, mut release) = match &source {
             Source::Shared(map) => (
                 Framer::over(Arc::clone(map), cfg.max_record_bytes),
-                Release::new(Arc::clone(map), cfg.channel_capacity_batches),
+                // The capacity of the channel the argument rests on, not a copy of the config.
+                Release::new(Arc::clone(map), tx.capacity().unwrap_or(1)),
             ),
             Source::Stream(_) => (Framer::new(cfg.max_record_bytes), Release::default()),
         };
@@ -494,6 +495,14 @@ fn read_stage(
     Ok(all_warnings)
 }
 
+/// Drops the pages of `map[from..from + len]` from this process; they stay in the page cache.
+fn release_pages(map: &memmap2::Mmap, from: usize, len: usize) -> std::io::Result<()> {
+    // SAFETY: this is a read-only shared file mapping, so MADV_DONTNEED only unmaps pages and
+    // a later read faults the same file bytes back in; nothing is lost. That holds even for the
+    // page the range is widened to at its ends, which may still hold a record being parsed.
+    unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, from, len) }
+}
+
 /// Where the reader takes an input's bytes from.
 enum Source {
     /// A regular file, mapped: records are ranges of the mapping.
@@ -510,9 +519,11 @@ fn open_input(input: &Input, mmap: bool) -> Result<Source> {
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
     let meta = file.metadata().map_err(|e| Error::io(path, e))?;
     if mmap && meta.is_file() && meta.len() > 0 {
-        // SAFETY: the mapping is read-only and private to this run. If another process
-        // truncates the file meanwhile, reads past its new end fault (SIGBUS), the same
-        // trade ripgrep makes; `pipeline.mmap = false` reads with read(2) instead.
+        // SAFETY: the mapping is read-only, but shared with the file: if another process
+        // modifies the file during the run, records may change under the parser, and if it
+        // truncates the file (or the disk fails) a read faults with SIGBUS instead of an I/O
+        // error. That is the trade ripgrep makes for input files; `pipeline.mmap = false`
+        // reads with read(2) instead.
         if let Ok(map) = unsafe { memmap2::Mmap::map(&file) } {
             // Only a hint for read-ahead; framing is correct without it.
             let _ = map.advise(memmap2::Advice::Sequential);
@@ -561,13 +572,9 @@ impl Release {
         }
         if upto > self.done {
             if let SharedInput::Mapped(map) = &**input {
-                let (from, len) = (self.done as usize, (upto - self.done) as usize);
-                // SAFETY: the mapping is a read-only shared file mapping: MADV_DONTNEED
-                // only unmaps its pages, and a later read faults the same file bytes back in.
-                // No record in this range is alive any more (see above).
-                let _ = unsafe {
-                    map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, from, len)
-                };
+                let released = release_pages(map, self.done as usize, (upto - self.done) as usize);
+                // Failing is harmless (the pages stay resident) but would let RSS grow.
+                debug_assert!(released.is_ok(), "madvise: {released:?}");
             }
             self.done = upto;
         }
@@ -611,6 +618,35 @@ pub fn run_fingerprint(mode: Mode, inputs: &[Input], out_dir: &Path) -> Result<[
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn regular_files_are_mapped_and_the_rest_streamed() {
+        let dir = tempfile::tempdir().unwrap();
+        let full = dir.path().join("full.json");
+        std::fs::write(&full, vec![b' '; 3 << 20]).unwrap();
+        let empty = dir.path().join("empty.json");
+        std::fs::write(&empty, b"").unwrap();
+        let mapped = |path: &PathBuf, mmap: bool| {
+            matches!(
+                open_input(&Input::File(path.clone()), mmap).unwrap(),
+                Source::Shared(_)
+            )
+        };
+        assert!(mapped(&full, true));
+        assert!(!mapped(&full, false));
+        assert!(!mapped(&empty, true));
+        // A real mapping accepts the release, unaligned ends included.
+        let Source::Shared(input) = open_input(&Input::File(full), true).unwrap() else {
+            panic!("not mapped");
+        };
+        let SharedInput::Mapped(map) = &*input else {
+            panic!("not a mapping");
+        };
+        assert_eq!(map.iter().filter(|&&b| b == b' ').count(), 3 << 20);
+        release_pages(map, 100, (1 << 20) + 5).unwrap();
+        // Released pages read back from the page cache.
+        assert!(map[..2 << 20].iter().all(|&b| b == b' '));
+    }
 
     #[test]
     fn release_waits_until_the_transform_must_be_past_a_batch() {

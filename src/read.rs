@@ -815,7 +815,7 @@ mod tests {
         assert_eq!(r.len(), 1);
     }
 
-    /// Frames with the 64-byte block scan on or off (off: the byte loop alone).
+    /// Frames an in-memory shared input, as the pipeline frames a mapped file.
     fn frame_shared_by(input: &[u8], max: usize, piece: usize) -> (Vec<FramedRecord>, Vec<String>) {
         let mut v = Vec::new();
         let shared = Arc::new(SharedInput::Buffer(input.to_vec()));
@@ -823,6 +823,7 @@ mod tests {
         (v, w)
     }
 
+    /// Frames with the 64-byte block scan on or off (off: the byte loop alone).
     fn frame_by(input: &[u8], chunk: usize, block_scan: bool) -> (Vec<FramedRecord>, Vec<String>) {
         let mut framer = Framer::new(1 << 20);
         framer.block_scan_off = !block_scan;

@@ -1441,7 +1441,7 @@ impl Validator {
                 CES_VAL
             };
             let what = if code == CES_NON_ADVL_VAL {
-                "Total cess value (CesVal) leaves out the non-ad-valorem cess:"
+                "Total cess value (CesVal), which must include the non-ad-valorem cess,"
             } else {
                 "Total cess value (CesVal)"
             };

@@ -182,6 +182,14 @@ mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
 machine = f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB RAM, {platform.system()} {platform.release()}"
 table = "\n".join(lines + [""] + extra)
 print(table)
+# Everything from the first "## " heading on is written by hand (notes, targets, analysis,
+# tuning); the generated part above it has none. Keep it.
+hand_written = ""
+if os.path.exists("BENCHMARKS.md"):
+    old = open("BENCHMARKS.md").read()
+    at = old.find("\n## ")
+    if at >= 0:
+        hand_written = old[at:]
 with open("BENCHMARKS.md", "w") as f:
     f.write("# Benchmarks\n\n")
     f.write("Produced by `scripts/bench.sh` (all figures from one run; ratios compare a run with the ceiling of its bottleneck stage measured in the same run). "
@@ -189,5 +197,8 @@ with open("BENCHMARKS.md", "w") as f:
     f.write(f"Machine: {machine}.\n\n")
     f.write(f"Data: `irp gen` seeds 42-45, about 2.3 KB and 7 items per invoice; check on {n:,} invoices, register on {reg_n:,} (RS256, two signatures each).\n\n")
     f.write(table + "\n")
+    if hand_written:
+        f.write("\nThe sections below are written by hand and kept by `scripts/bench.sh`; their figures are from the runs they name, not necessarily the table above.\n")
+        f.write(hand_written)
 PY
 [ "${KEEP:-0}" = 1 ] || { rm -rf "$WORK/big.ndjson" "$WORK/out-big"; }

@@ -142,7 +142,7 @@ pub fn stage_ceilings(
     let mut run_batch = |chunk: &mut Vec<RecordBytes>, timers: &mut Timers| -> Result<()> {
         // The baseline the issue names: bare simd-json parsing into the same structs. Each
         // invoice is parsed and dropped, as the pipeline does, on records fresh from framing:
-        // keeping a batch of invoices alive instead costs 10-15% more (cold memory), a ceiling
+        // keeping a batch of invoices alive instead costs 10-40% more (cold memory), a ceiling
         // that would flatter `check`.
         let n_ok = timed(&mut timers.parse, || {
             chunk

@@ -265,7 +265,6 @@ impl Masters {
     }
 }
 
-/// Case-insensitive lookup in a set of upper-case codes; allocates only for lower-case input.
 /// A unit code of 1 to 8 non-NUL bytes, upper-cased and packed into a word (injective on
 /// such codes: no byte is zero). `None` for anything else, which no master code is.
 fn uqc_key(unit: &str) -> Option<u64> {
@@ -277,6 +276,7 @@ fn uqc_key(unit: &str) -> Option<u64> {
     })
 }
 
+/// Case-insensitive lookup in a set of upper-case codes; allocates only for lower-case input.
 fn contains_upper(set: &HashSet<String>, code: &str) -> bool {
     if code.bytes().any(|b| b.is_ascii_lowercase()) {
         set.contains(&code.to_ascii_uppercase())

@@ -262,7 +262,6 @@ pub fn push_violations(line: &mut Vec<u8>, violations: &[crate::error::Violation
     line.push(b'\n');
 }
 
-/// Appends a field with RFC 4180 quoting.
 /// Counts one record under `key`, allocating the key only the first time.
 fn bump(counts: &mut BTreeMap<String, u64>, key: &str) {
     match counts.get_mut(key) {
@@ -273,6 +272,7 @@ fn bump(counts: &mut BTreeMap<String, u64>, key: &str) {
     }
 }
 
+/// Appends a field with RFC 4180 quoting.
 pub fn push_csv(line: &mut Vec<u8>, field: &str) {
     if field
         .bytes()

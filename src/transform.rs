@@ -170,22 +170,24 @@ pub fn qr_facts(inv: &Invoice) -> QrFacts {
 /// MainHsnCode: the HSN of the item with the highest taxable value (the first such item on a
 /// tie). Shared by registration and by re-signing from the registry, so both agree.
 pub fn main_hsn<'a>(items: impl IntoIterator<Item = (&'a str, Decimal)>) -> String {
-    let items: Vec<(&str, Decimal)> = items.into_iter().collect();
-    main_hsn_index(items.iter().map(|(_, v)| *v))
-        .and_then(|k| items.get(k))
-        .map(|(h, _)| (*h).to_owned())
-        .unwrap_or_default()
+    main_item(items).map(str::to_owned).unwrap_or_default()
 }
 
-/// The position of the main item: the highest taxable value, the first one on a tie.
+/// The position of the main item (see [`main_hsn`]).
 fn main_hsn_index(values: impl IntoIterator<Item = Decimal>) -> Option<usize> {
-    let mut best: Option<(usize, Decimal)> = None;
-    for (k, value) in values.into_iter().enumerate() {
-        if best.is_none_or(|(_, v)| value > v) {
-            best = Some((k, value));
+    main_item(values.into_iter().enumerate())
+}
+
+/// The tag of the item with the highest value, the first one on a tie: the one rule behind
+/// [`main_hsn`] and [`main_hsn_index`].
+fn main_item<T>(items: impl IntoIterator<Item = (T, Decimal)>) -> Option<T> {
+    let mut best: Option<(T, Decimal)> = None;
+    for (tag, value) in items {
+        if best.as_ref().is_none_or(|(_, v)| value > *v) {
+            best = Some((tag, value));
         }
     }
-    best.map(|(k, _)| k)
+    best.map(|(tag, _)| tag)
 }
 
 /// Best-effort document identity of a record that failed to parse as an invoice.

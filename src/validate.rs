@@ -1435,16 +1435,15 @@ impl Validator {
             let non_advl = inv.item_list.iter().fold(Decimal::ZERO, |a, it| {
                 a.saturating_add(val(it.ces_non_advl_amt))
             });
-            let code = if !non_advl.is_zero() && !off(ces_val, sums.ces.saturating_sub(non_advl)) {
-                CES_NON_ADVL_VAL
-            } else {
-                CES_VAL
-            };
-            let what = if code == CES_NON_ADVL_VAL {
-                "Total cess value (CesVal), which must include the non-ad-valorem cess,"
-            } else {
-                "Total cess value (CesVal)"
-            };
+            let (code, what) =
+                if !non_advl.is_zero() && !off(ces_val, sums.ces.saturating_sub(non_advl)) {
+                    (
+                        CES_NON_ADVL_VAL,
+                        "Total cess value (CesVal), which must include the non-ad-valorem cess,",
+                    )
+                } else {
+                    (CES_VAL, "Total cess value (CesVal)")
+                };
             total_check(s, code, ces_val, sums.ces, what);
         }
         total_check(

@@ -154,21 +154,21 @@ impl Sink {
                     push_csv(line, dt);
                 }
                 line.extend_from_slice(b",,\n");
-                let response = Success {
-                    ack_no: reg.ack_no,
-                    ack_dt: reg.ack_dt.as_deref(),
-                    irn: irn_hex,
-                    signed_invoice: reg.signed_invoice.as_deref(),
-                    signed_qr_code: reg.signed_qr.as_deref(),
-                    status: "ACT",
-                    ewb_no: None,
-                    ewb_dt: None,
-                    ewb_valid_till: None,
-                    remarks: None,
-                };
-                write_json(&mut self.results, &mut self.json, &response, &self.dir)?;
+                let json = &mut self.json;
+                json.clear();
+                push_success(
+                    json,
+                    reg.ack_no,
+                    reg.ack_dt.as_deref(),
+                    &irn_hex,
+                    reg.signed_invoice.as_deref(),
+                    reg.signed_qr.as_deref(),
+                );
+                self.results
+                    .write_all(json)
+                    .map_err(|e| Error::io(tmp(&self.dir, "results.jsonl"), e))?;
                 if let (Some(bytes), Some(ext)) = (&reg.qr_image, self.qr_format.extension()) {
-                    let path = self.dir.join("qr").join(format!("{}.{ext}", response.irn));
+                    let path = self.dir.join("qr").join(format!("{irn_hex}.{ext}"));
                     std::fs::write(&path, bytes).map_err(|e| Error::io(&path, e))?;
                 }
             }
@@ -246,6 +246,53 @@ fn write_json(
     serde_json::to_writer(&mut *buf, value).map_err(|e| Error::io(path(), e.into()))?;
     buf.push(b'\n');
     out.write_all(buf).map_err(|e| Error::io(path(), e))
+}
+
+/// One `results.jsonl` success line (with its newline), byte for byte what serde_json makes of
+/// [`Success`] with the e-way bill fields and remarks null. Written by hand because this is the
+/// line of nearly every record: serde_json passed each constant key through its escape table,
+/// about 2,700 instructions a line (callgrind), more than the line's own values need.
+pub fn push_success(
+    line: &mut Vec<u8>,
+    ack_no: Option<u64>,
+    ack_dt: Option<&str>,
+    irn: &str,
+    signed_invoice: Option<&str>,
+    signed_qr: Option<&str>,
+) {
+    line.extend_from_slice(b"{\"AckNo\":");
+    match ack_no {
+        Some(n) => push_num(line, n),
+        None => line.extend_from_slice(b"null"),
+    }
+    for (key, value) in [
+        (&b",\"AckDt\":"[..], ack_dt),
+        (b",\"Irn\":", Some(irn)),
+        (b",\"SignedInvoice\":", signed_invoice),
+        (b",\"SignedQRCode\":", signed_qr),
+    ] {
+        line.extend_from_slice(key);
+        match value {
+            Some(v) => push_json_str(line, v),
+            None => line.extend_from_slice(b"null"),
+        }
+    }
+    line.extend_from_slice(
+        b",\"Status\":\"ACT\",\"EwbNo\":null,\"EwbDt\":null,\"EwbValidTill\":null,\"Remarks\":null}\n",
+    );
+}
+
+/// A JSON string: copied as it is when nothing in it needs escaping (an IRN, a date, a JWS),
+/// else escaped by serde_json, so the two ways cannot differ.
+fn push_json_str(line: &mut Vec<u8>, s: &str) {
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        line.push(b'"');
+        line.extend_from_slice(s.as_bytes());
+        line.push(b'"');
+    } else {
+        // Writing into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *line, s);
+    }
 }
 
 fn push_num(line: &mut Vec<u8>, n: u64) {
@@ -381,6 +428,75 @@ impl DupIrnInfo {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn via_serde(
+        ack_no: Option<u64>,
+        ack_dt: Option<&str>,
+        irn: &str,
+        signed_invoice: Option<&str>,
+        signed_qr: Option<&str>,
+    ) -> Vec<u8> {
+        let mut v = serde_json::to_vec(&Success {
+            ack_no,
+            ack_dt,
+            irn: irn.to_owned(),
+            signed_invoice,
+            signed_qr_code: signed_qr,
+            status: "ACT",
+            ewb_no: None,
+            ewb_dt: None,
+            ewb_valid_till: None,
+            remarks: None,
+        })
+        .unwrap();
+        v.push(b'\n');
+        v
+    }
+
+    #[test]
+    fn success_line_is_what_serde_writes() {
+        let irn = "a".repeat(64);
+        // (AckNo, AckDt, SignedInvoice, SignedQRCode)
+        type Case<'a> = (
+            Option<u64>,
+            Option<&'a str>,
+            Option<&'a str>,
+            Option<&'a str>,
+        );
+        let cases: [Case; 4] = [
+            (None, None, None, None),
+            (
+                Some(112_010_000_000_001),
+                Some("2026-11-22 10:00:00"),
+                Some("eyJh.eyJi.c2ln"),
+                Some("eyJh.eyJx.c2ln"),
+            ),
+            (Some(0), Some("tab\there \"q\" \\ \u{1}"), Some("ä€"), None),
+            (Some(u64::MAX), Some(""), None, Some("\n")),
+        ];
+        for (ack_no, ack_dt, si, sq) in cases {
+            let mut line = Vec::new();
+            push_success(&mut line, ack_no, ack_dt, &irn, si, sq);
+            assert_eq!(
+                String::from_utf8(line).unwrap(),
+                String::from_utf8(via_serde(ack_no, ack_dt, &irn, si, sq)).unwrap()
+            );
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn success_line_matches_serde_on_any_text(
+            ack in proptest::option::of(proptest::num::u64::ANY),
+            dt in proptest::option::of(".{0,30}"),
+            irn in ".{0,70}",
+            si in proptest::option::of(".{0,60}"),
+        ) {
+            let mut line = Vec::new();
+            push_success(&mut line, ack, dt.as_deref(), &irn, si.as_deref(), dt.as_deref());
+            proptest::prop_assert_eq!(line, via_serde(ack, dt.as_deref(), &irn, si.as_deref(), dt.as_deref()));
+        }
+    }
 
     #[test]
     fn csv_quoting() {

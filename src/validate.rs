@@ -163,7 +163,7 @@ pub struct Validator {
     tolerances: [Decimal; 7],
     /// The tolerance in thousandths, for the fixed-point path (`None`: it has more decimals,
     /// and every check takes the decimal path).
-    tolerance_milli: Option<i128>,
+    tolerance_milli: Option<i64>,
     masters: Arc<Masters>,
     taxpayers: Option<Arc<Taxpayers>>,
     today: NaiveDate,
@@ -465,10 +465,10 @@ struct Sums {
 
 impl Sums {
     /// Adds an item's contributions from the fixed-point path (thousandths).
-    fn add_fast(&mut self, fast: &[i128; 8]) {
+    fn add_fast(&mut self, fast: &[i64; 8]) {
         self.fast_items += 1;
         for (acc, v) in self.fast.iter_mut().zip(fast) {
-            *acc += v;
+            *acc += i128::from(*v);
         }
     }
 
@@ -508,56 +508,44 @@ fn add(acc: &mut Decimal, v: Decimal) {
 
 /// Exact fixed-point arithmetic in thousandths, for the common case of the item checks.
 ///
-/// A number parsed with at most three decimals is an integer count of thousandths. Below
-/// `LIMIT` every product the item rules form stays under 2^96, where the decimal path is exact
-/// too, so both paths compute the same values; anything outside returns `None` and falls back.
+/// A number parsed with at most three decimals is an integer count of thousandths. The
+/// arithmetic is `i64` with checked products: an overflow returns `None` and the item takes
+/// the decimal path. Everything that fits stays far below 2^96, where the decimal path is
+/// exact too, so both paths compute the same values. (`i128` cost about twice the
+/// instructions, for headroom only amounts beyond any real invoice would use.)
 mod fixed {
     use crate::model::Num;
 
-    /// 10^14 rupees in thousandths: far above the schema's largest amount.
-    const LIMIT: i128 = 100_000_000_000_000_000;
-    /// Products at or above 2^96 would make the decimal path round: fall back instead.
-    const PRODUCT_LIMIT: i128 = 1 << 96;
+    /// 10^14 rupees in thousandths: far above the schema's largest amount, and low enough
+    /// that the sum of ten such values stays within `i64`.
+    const LIMIT: i64 = 100_000_000_000_000_000;
 
-    pub(super) fn milli(n: Num) -> Option<i128> {
+    pub(super) fn milli(n: Num) -> Option<i64> {
         let m = match n.value.scale() {
             // What `Num::from_f64` makes of every number with at most three decimals.
             3 => n.value.mantissa(),
             scale @ 0..=2 => n.value.mantissa() * 10i128.pow(3 - scale),
             _ => return None,
         };
-        (m.abs() < LIMIT).then_some(m)
+        i64::try_from(m).ok().filter(|m| m.abs() < LIMIT)
     }
 
     /// An absent number counts as zero, as in the decimal path.
-    pub(super) fn opt_milli(n: Option<Num>) -> Option<i128> {
+    pub(super) fn opt_milli(n: Option<Num>) -> Option<i64> {
         n.map_or(Some(0), milli)
     }
 
-    /// The exact product, when it stays in the domain where decimals are exact too.
-    pub(super) fn product(factors: &[i128]) -> Option<i128> {
-        let mut p: i128 = 1;
-        for &f in factors {
-            p = p.checked_mul(f)?;
-            if p.abs() >= PRODUCT_LIMIT {
-                return None;
-            }
-        }
-        Some(p)
+    /// The exact product, or `None` when it leaves `i64`.
+    pub(super) fn product(factors: &[i64]) -> Option<i64> {
+        factors.iter().try_fold(1i64, |p, &f| p.checked_mul(f))
     }
 
     /// `x / 10^DROP` rounded to an integer, half away from zero (the decimal path's
     /// `round2`, when `x` has `DROP + 2` decimals), returned in thousandths.
-    pub(super) fn paise_to_milli<const DROP: u32>(x: i128) -> i128 {
-        let d = 10i128.pow(DROP);
-        let (q, r) = match i64::try_from(x) {
-            // The common case: a 64-bit division by a constant, which compiles to a multiply.
-            Ok(x) => {
-                let d = 10i64.pow(DROP);
-                (i128::from(x / d), i128::from(x % d))
-            }
-            Err(_) => (x / d, x % d),
-        };
+    pub(super) fn paise_to_milli<const DROP: u32>(x: i64) -> i64 {
+        // A division by a constant, which compiles to a multiply.
+        let d = 10i64.pow(DROP);
+        let (q, r) = (x / d, x % d);
         let rounded = if 2 * r.abs() >= d { q + x.signum() } else { q };
         rounded * 10
     }
@@ -581,7 +569,9 @@ impl Validator {
                 .collect(),
             tolerance_milli: {
                 let t = rules.tolerance_decimal();
-                (t.scale() <= 3).then(|| t.mantissa() * 10i128.pow(3 - t.scale()))
+                (t.scale() <= 3)
+                    .then(|| t.mantissa() * 10i128.pow(3 - t.scale()))
+                    .and_then(|m| i64::try_from(m).ok())
             },
             tolerances: std::array::from_fn(|scale| {
                 let mut t = rules.tolerance_decimal();
@@ -1731,10 +1721,10 @@ impl Validator {
     /// contributions to the invoice sums when every rule holds, `None` when one fails or a
     /// number lies outside the fixed-point domain. It never accepts what the decimal path
     /// rejects: a property test below holds the two equal.
-    fn item_arith_fast(&self, it: &Item, regime: Regime, rcm: bool) -> Option<[i128; 8]> {
+    fn item_arith_fast(&self, it: &Item, regime: Regime, rcm: bool) -> Option<[i64; 8]> {
         use fixed::{milli, opt_milli, paise_to_milli, product};
         let tol = self.tolerance_milli?;
-        let off = |given: i128, expected: i128| (given - expected).abs() > tol;
+        let off = |given: i64, expected: i64| (given - expected).abs() > tol;
         let ass = milli(it.ass_amt)?;
         let rate = milli(it.gst_rt)?;
         let tot = milli(it.tot_amt)?;
@@ -1753,7 +1743,7 @@ impl Validator {
         let sgst = opt_milli(it.sgst_amt)?;
         // round2(AssAmt x rate / 100): the product has 6 decimals, the percent 8.
         let percent =
-            |rate: i128| -> Option<i128> { Some(paise_to_milli::<6>(product(&[ass, rate])?)) };
+            |rate: i64| -> Option<i64> { Some(paise_to_milli::<6>(product(&[ass, rate])?)) };
         match regime {
             Regime::Intra => {
                 if igst > 0 {
@@ -3547,6 +3537,36 @@ mod tests {
             let d = 10i128.pow(drop);
             let (q, r) = (x / d, x % d);
             (if 2 * r.abs() >= d { q + x.signum() } else { q }) * 10
+        }
+
+        /// Amounts whose products leave `i64` take the decimal path, which still decides.
+        #[test]
+        fn overflow_falls_back_to_decimals() {
+            let v = Validator::new(&RulesConfig::default(), masters(), None, today());
+            let item = |igst: &str, tiv: &str| -> Item {
+                serde_json::from_value(json!({
+                    "SlNo": "1", "IsServc": "N", "HsnCd": "847130", "Qty": 1,
+                    "UnitPrice": 999_999_999_999.99, "TotAmt": 999_999_999_999.99,
+                    "AssAmt": 999_999_999_999.99, "GstRt": 28,
+                    "IgstAmt": igst.parse::<f64>().unwrap(), "TotItemVal": tiv.parse::<f64>().unwrap(),
+                }))
+                .unwrap()
+            };
+            let regime = Regime::Igst {
+                cs_code: 2176,
+                zero: false,
+            };
+            // 28% of 999,999,999,999.99 is 279,999,999,999.9972 → 280,000,000,000.00.
+            for (igst, tiv, valid) in [
+                ("280000000000", "1279999999999.99", true),
+                ("280000000002", "1280000000001.99", false),
+            ] {
+                let it = item(igst, tiv);
+                assert!(v.item_arith_fast(&it, regime, false).is_none());
+                let mut sink = Sink::default();
+                v.item_arith(&mut sink, 0, &it, regime, false, &mut Sums::default());
+                assert_eq!(sink.out.is_empty(), valid, "{igst}: {:?}", sink.out);
+            }
         }
 
         /// Offsets around the ₹1.00 tolerance (thousandths), and some at random.

@@ -491,10 +491,11 @@ mod tests {
             dt in proptest::option::of(".{0,30}"),
             irn in ".{0,70}",
             si in proptest::option::of(".{0,60}"),
+            sq in proptest::option::of(".{0,60}"),
         ) {
             let mut line = Vec::new();
-            push_success(&mut line, ack, dt.as_deref(), &irn, si.as_deref(), dt.as_deref());
-            proptest::prop_assert_eq!(line, via_serde(ack, dt.as_deref(), &irn, si.as_deref(), dt.as_deref()));
+            push_success(&mut line, ack, dt.as_deref(), &irn, si.as_deref(), sq.as_deref());
+            proptest::prop_assert_eq!(line, via_serde(ack, dt.as_deref(), &irn, si.as_deref(), sq.as_deref()));
         }
     }
 

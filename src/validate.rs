@@ -161,8 +161,8 @@ pub struct Validator {
     rates: Vec<i64>,
     /// The tolerance at scales 0..=6, so comparisons need no rescaling.
     tolerances: [Decimal; 7],
-    /// The tolerance in thousandths, for the fixed-point path (`None`: it has more decimals,
-    /// and every check takes the decimal path).
+    /// The tolerance in thousandths, for the fixed-point path (`None`: it has more decimals
+    /// or does not fit in `i64`, and every check takes the decimal path).
     tolerance_milli: Option<i64>,
     masters: Arc<Masters>,
     taxpayers: Option<Arc<Taxpayers>>,
@@ -488,8 +488,9 @@ impl Sums {
             &mut self.oth,
         ];
         for (acc, v) in fields.into_iter().zip(self.fast) {
-            // Each item is below 10^17 thousandths and a record holds at most a few hundred
-            // thousand items, far inside a decimal's 96 bits; saturate as `add` does anyway.
+            // Each item adds below 2 x 10^17 thousandths and a record holds at most a few
+            // hundred thousand items, far inside a decimal's 96 bits; saturate as `add` does
+            // anyway.
             let d = Decimal::try_from_i128_with_scale(v, 3).unwrap_or(if v < 0 {
                 Decimal::MIN
             } else {
@@ -518,7 +519,7 @@ mod fixed {
 
     /// 10^14 rupees in thousandths: far above the schema's largest amount, and low enough
     /// that the sum of ten such values stays within `i64`.
-    const LIMIT: i64 = 100_000_000_000_000_000;
+    const LIMIT: u64 = 100_000_000_000_000_000;
 
     pub(super) fn milli(n: Num) -> Option<i64> {
         let m = match n.value.scale() {
@@ -527,7 +528,7 @@ mod fixed {
             scale @ 0..=2 => n.value.mantissa() * 10i128.pow(3 - scale),
             _ => return None,
         };
-        i64::try_from(m).ok().filter(|m| m.abs() < LIMIT)
+        i64::try_from(m).ok().filter(|m| m.unsigned_abs() < LIMIT)
     }
 
     /// An absent number counts as zero, as in the decimal path.
@@ -3539,33 +3540,72 @@ mod tests {
             (if 2 * r.abs() >= d { q + x.signum() } else { q }) * 10
         }
 
-        /// Amounts whose products leave `i64` take the decimal path, which still decides.
+        /// Near `i64`'s edge: a product that still fits is proved by the fixed-point path with
+        /// the decimal path's sums; one that leaves `i64` falls back, and the decimal path
+        /// decides.
         #[test]
-        fn overflow_falls_back_to_decimals() {
+        fn large_amounts_fit_or_fall_back() {
             let v = Validator::new(&RulesConfig::default(), masters(), None, today());
-            let item = |igst: &str, tiv: &str| -> Item {
-                serde_json::from_value(json!({
-                    "SlNo": "1", "IsServc": "N", "HsnCd": "847130", "Qty": 1,
-                    "UnitPrice": 999_999_999_999.99, "TotAmt": 999_999_999_999.99,
-                    "AssAmt": 999_999_999_999.99, "GstRt": 28,
-                    "IgstAmt": igst.parse::<f64>().unwrap(), "TotItemVal": tiv.parse::<f64>().unwrap(),
-                }))
-                .unwrap()
-            };
             let regime = Regime::Igst {
                 cs_code: 2176,
                 zero: false,
             };
-            // 28% of 999,999,999,999.99 is 279,999,999,999.9972 → 280,000,000,000.00.
-            for (igst, tiv, valid) in [
-                ("280000000000", "1279999999999.99", true),
-                ("280000000002", "1280000000001.99", false),
+            // (AssAmt, IGST at 28%, TotItemVal, valid, fits in i64)
+            // 28% of 99,999,999,999.99 is 27,999,999,999.9972 → 28,000,000,000.00: the product
+            // in thousandths is 2.8e18. Ten times the amount makes it 2.8e19.
+            for (ass, igst, tiv, valid, fits) in [
+                (
+                    99_999_999_999.99,
+                    28_000_000_000.0,
+                    127_999_999_999.99,
+                    true,
+                    true,
+                ),
+                (
+                    99_999_999_999.99,
+                    28_000_000_002.0,
+                    128_000_000_001.99,
+                    false,
+                    true,
+                ),
+                (
+                    999_999_999_999.99,
+                    280_000_000_000.0,
+                    1_279_999_999_999.99,
+                    true,
+                    false,
+                ),
+                (
+                    999_999_999_999.99,
+                    280_000_000_002.0,
+                    1_280_000_000_001.99,
+                    false,
+                    false,
+                ),
             ] {
-                let it = item(igst, tiv);
-                assert!(v.item_arith_fast(&it, regime, false).is_none());
+                let it: Item = serde_json::from_value(json!({
+                    "SlNo": "1", "IsServc": "N", "HsnCd": "847130", "Qty": 1,
+                    "UnitPrice": ass, "TotAmt": ass, "AssAmt": ass, "GstRt": 28,
+                    "IgstAmt": igst, "TotItemVal": tiv,
+                }))
+                .unwrap();
                 let mut sink = Sink::default();
-                v.item_arith(&mut sink, 0, &it, regime, false, &mut Sums::default());
-                assert_eq!(sink.out.is_empty(), valid, "{igst}: {:?}", sink.out);
+                let mut exact = Sums::default();
+                v.item_arith(&mut sink, 0, &it, regime, false, &mut exact);
+                assert_eq!(sink.out.is_empty(), valid, "{ass} {igst}: {:?}", sink.out);
+                match v.item_arith_fast(&it, regime, false) {
+                    Some(fast) => {
+                        assert!(fits && valid, "{ass} {igst}: the fast path accepted");
+                        let mut sums = Sums::default();
+                        sums.add_fast(&fast);
+                        sums.settle();
+                        assert_eq!(
+                            (sums.ass, sums.igst, sums.item_val),
+                            (exact.ass, exact.igst, exact.item_val)
+                        );
+                    }
+                    None => assert!(!fits || !valid, "{ass} {igst}: the fast path refused"),
+                }
             }
         }
 

@@ -164,9 +164,7 @@ impl Sink {
                     reg.signed_invoice.as_deref(),
                     reg.signed_qr.as_deref(),
                 );
-                self.results
-                    .write_all(json)
-                    .map_err(|e| Error::io(tmp(&self.dir, "results.jsonl"), e))?;
+                write_result_line(&mut self.results, json, &self.dir)?;
                 if let (Some(bytes), Some(ext)) = (&reg.qr_image, self.qr_format.extension()) {
                     let path = self.dir.join("qr").join(format!("{irn_hex}.{ext}"));
                     std::fs::write(&path, bytes).map_err(|e| Error::io(&path, e))?;
@@ -241,18 +239,24 @@ fn write_json(
     value: &impl Serialize,
     dir: &Path,
 ) -> Result<()> {
-    let path = || tmp(dir, "results.jsonl");
     buf.clear();
-    serde_json::to_writer(&mut *buf, value).map_err(|e| Error::io(path(), e.into()))?;
+    serde_json::to_writer(&mut *buf, value)
+        .map_err(|e| Error::io(tmp(dir, "results.jsonl"), e.into()))?;
     buf.push(b'\n');
-    out.write_all(buf).map_err(|e| Error::io(path(), e))
+    write_result_line(out, buf, dir)
+}
+
+/// Appends one finished line to `results.jsonl` (its temporary name until the run ends).
+fn write_result_line(out: &mut BufWriter<File>, line: &[u8], dir: &Path) -> Result<()> {
+    out.write_all(line)
+        .map_err(|e| Error::io(tmp(dir, "results.jsonl"), e))
 }
 
 /// One `results.jsonl` success line (with its newline), byte for byte what serde_json makes of
 /// [`Success`] with the e-way bill fields and remarks null. Written by hand because this is the
 /// line of nearly every record: serde_json passed each constant key through its escape table,
 /// about 2,700 instructions a line (callgrind), more than the line's own values need.
-pub fn push_success(
+fn push_success(
     line: &mut Vec<u8>,
     ack_no: Option<u64>,
     ack_dt: Option<&str>,

@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
+use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
@@ -71,14 +72,25 @@ pub struct RulesConfig {
     pub allowed_gst_rates: Vec<f64>,
     /// Upper-case DocDtls.No before the IRN and the duplicate key (IRP practice since June 2025).
     pub upper_case_doc_no: bool,
+    /// The day (`YYYY-MM-DD`, by the run's clock) from which `upper_case_doc_no` applies.
+    pub upper_case_doc_no_from: String,
     /// Reporting window in days for sellers at or above the AATO threshold (needs a taxpayer master).
     pub reporting_window_days: i64,
+    /// The day from which the reporting window applies at all (no window before it).
+    pub reporting_window_from: String,
+    /// AATO (crore) at or above which the window applies from `reporting_window_from`.
+    pub reporting_window_initial_aato_crore: f64,
+    /// The day from which `reporting_window_aato_crore` replaces the initial threshold.
+    pub reporting_window_aato_from: String,
     /// AATO (crore) at or above which the reporting window applies.
     pub reporting_window_aato_crore: f64,
     /// NIC code for the reporting-window rejection (unconfirmed in the reference).
     pub reporting_window_error_code: u16,
     /// Minimum HSN digits for sellers above `hsn_small_aato_crore` (and when the AATO is unknown).
     pub hsn_min_digits: usize,
+    /// The day from which `hsn_min_digits` is enforced; before it every seller may use
+    /// `hsn_min_digits_small`.
+    pub hsn_min_digits_from: String,
     /// Minimum HSN digits for sellers with AATO at or below `hsn_small_aato_crore`.
     pub hsn_min_digits_small: usize,
     /// AATO (crore) up to which 4-digit HSN codes are allowed.
@@ -109,10 +121,15 @@ impl Default for RulesConfig {
                 0.0, 0.1, 0.25, 0.5, 1.0, 1.5, 3.0, 5.0, 6.0, 7.5, 12.0, 18.0, 28.0, 40.0,
             ],
             upper_case_doc_no: true,
+            upper_case_doc_no_from: "2025-06-01".to_owned(),
             reporting_window_days: 30,
+            reporting_window_from: "2023-11-01".to_owned(),
+            reporting_window_initial_aato_crore: 100.0,
+            reporting_window_aato_from: "2025-04-01".to_owned(),
             reporting_window_aato_crore: 10.0,
             reporting_window_error_code: 2163,
             hsn_min_digits: 6,
+            hsn_min_digits_from: "2023-12-15".to_owned(),
             hsn_min_digits_small: 4,
             hsn_small_aato_crore: 5.0,
             require_preceding_doc_for_notes: false,
@@ -127,6 +144,45 @@ impl Default for RulesConfig {
 }
 
 impl RulesConfig {
+    /// Whether DocDtls.No is upper-cased for the IRN and duplicate key on `today`.
+    pub fn upper_case_doc_no_on(&self, today: NaiveDate) -> bool {
+        self.upper_case_doc_no && on_or_after(today, &self.upper_case_doc_no_from)
+    }
+
+    /// The AATO (crore) at or above which the reporting window applies on `today`; `None`
+    /// before the window existed.
+    pub fn reporting_window_aato_on(&self, today: NaiveDate) -> Option<f64> {
+        if !on_or_after(today, &self.reporting_window_from) {
+            None
+        } else if on_or_after(today, &self.reporting_window_aato_from) {
+            Some(self.reporting_window_aato_crore)
+        } else {
+            Some(self.reporting_window_initial_aato_crore)
+        }
+    }
+
+    /// The minimum HSN digits for a seller above the small-taxpayer AATO on `today`.
+    pub fn hsn_min_digits_on(&self, today: NaiveDate) -> usize {
+        if on_or_after(today, &self.hsn_min_digits_from) {
+            self.hsn_min_digits
+        } else {
+            self.hsn_min_digits_small
+        }
+    }
+
+    /// The date keys, named, for the load-time check.
+    fn dates(&self) -> [(&'static str, &str); 4] {
+        [
+            ("upper_case_doc_no_from", &self.upper_case_doc_no_from),
+            ("reporting_window_from", &self.reporting_window_from),
+            (
+                "reporting_window_aato_from",
+                &self.reporting_window_aato_from,
+            ),
+            ("hsn_min_digits_from", &self.hsn_min_digits_from),
+        ]
+    }
+
     /// The tolerance as an exact decimal.
     pub fn tolerance_decimal(&self) -> Decimal {
         to_decimal(self.tolerance)
@@ -144,6 +200,17 @@ impl RulesConfig {
             .map(|r| to_decimal(*r))
             .collect()
     }
+}
+
+/// A `YYYY-MM-DD` config date; the load-time check rejects any other form.
+fn config_date(text: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()
+}
+
+/// `today` is on or after the config date `from` (always true for a date that does not
+/// parse, which `Settings::check` has already refused).
+fn on_or_after(today: NaiveDate, from: &str) -> bool {
+    config_date(from).is_none_or(|from| today >= from)
 }
 
 fn to_decimal(value: f64) -> Decimal {
@@ -292,6 +359,13 @@ impl Settings {
         if !["rs256", "es256", "eddsa"].contains(&self.signing.algorithm.as_str()) {
             return Err("signing.algorithm must be rs256, es256 or eddsa".into());
         }
+        for (key, value) in self.rules.dates() {
+            if config_date(value).is_none() {
+                return Err(format!(
+                    "rules.{key} must be a date YYYY-MM-DD, not {value:?}"
+                ));
+            }
+        }
         Ok(())
     }
 }
@@ -304,6 +378,35 @@ mod tests {
     fn shipped_config_equals_defaults() {
         let parsed = Settings::parse(DEFAULT_TOML, Path::new("config/irp.toml")).unwrap();
         assert_eq!(parsed, Settings::default());
+    }
+
+    #[test]
+    fn rules_follow_their_start_dates() {
+        let r = RulesConfig::default();
+        let day = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        assert_eq!(r.reporting_window_aato_on(day(2023, 10, 31)), None);
+        assert_eq!(r.reporting_window_aato_on(day(2023, 11, 1)), Some(100.0));
+        assert_eq!(r.reporting_window_aato_on(day(2025, 3, 31)), Some(100.0));
+        assert_eq!(r.reporting_window_aato_on(day(2025, 4, 1)), Some(10.0));
+        assert_eq!(r.hsn_min_digits_on(day(2023, 12, 14)), 4);
+        assert_eq!(r.hsn_min_digits_on(day(2023, 12, 15)), 6);
+        assert!(!r.upper_case_doc_no_on(day(2025, 5, 31)));
+        assert!(r.upper_case_doc_no_on(day(2025, 6, 1)));
+        let off = RulesConfig {
+            upper_case_doc_no: false,
+            ..RulesConfig::default()
+        };
+        assert!(!off.upper_case_doc_no_on(day(2026, 1, 1)));
+    }
+
+    #[test]
+    fn a_config_date_must_be_a_date() {
+        let err = Settings::parse(
+            "[rules]\nreporting_window_from = \"1/11/2023\"\n",
+            Path::new("x.toml"),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("reporting_window_from"), "{err}");
     }
 
     #[test]

@@ -242,7 +242,7 @@ pub fn run(opts: RunOptions) -> Result<Summary> {
             let pool = &pool;
             let ctx = TransformContext {
                 validator: &validator,
-                upper_case_doc_no: settings.rules.upper_case_doc_no,
+                upper_case_doc_no: settings.rules.upper_case_doc_no_on(today),
                 keep_canonical: opts.mode == Mode::Register,
             };
             move || -> Result<()> {

@@ -22,6 +22,9 @@
 //!   exclude all taxes.
 //! - The reporting window rejects a document once `today >= Dt + reporting_window_days`
 //!   (the advisory: dated 1 April, refused after 30 April).
+//! - Rules that came into force on a date follow the run's clock (`today`), as the IRP
+//!   applied them: no reporting window before 1 Nov 2023, AATO >= 100 crore until
+//!   31 Mar 2025, >= 10 crore from 1 Apr 2025; 6-digit HSN from 15 Dec 2023.
 
 use std::fmt;
 use std::sync::Arc;
@@ -159,11 +162,16 @@ pub struct Validator {
     round_off: Decimal,
     /// Allowed GST rates in thousandths of a percent.
     rates: Vec<i64>,
-    /// The tolerance at scales 0..=6, so comparisons need no rescaling.
-    tolerances: [Decimal; 7],
+    /// The tolerance at scales 0..=6, so comparisons need no rescaling; `None` at a scale
+    /// too small to hold it exactly (0.5 at scale 0 would round to 1).
+    tolerances: [Option<Decimal>; 7],
     /// The tolerance in thousandths, for the fixed-point path (`None`: it has more decimals
     /// or does not fit in `i64`, and every check takes the decimal path).
     tolerance_milli: Option<i64>,
+    /// The reporting window's AATO threshold on `today` (`None`: no window yet).
+    reporting_window_aato: Option<f64>,
+    /// The minimum HSN digits on `today` for sellers above the small-taxpayer AATO.
+    hsn_min_digits: usize,
     masters: Arc<Masters>,
     taxpayers: Option<Arc<Taxpayers>>,
     today: NaiveDate,
@@ -562,6 +570,8 @@ impl Validator {
     ) -> Validator {
         Validator {
             rules: rules.clone(),
+            reporting_window_aato: rules.reporting_window_aato_on(today),
+            hsn_min_digits: rules.hsn_min_digits_on(today),
             tolerance: rules.tolerance_decimal(),
             round_off: rules.round_off_decimal(),
             rates: rules
@@ -576,9 +586,10 @@ impl Validator {
                     .and_then(|m| i64::try_from(m).ok())
             },
             tolerances: std::array::from_fn(|scale| {
-                let mut t = rules.tolerance_decimal();
+                let exact = rules.tolerance_decimal();
+                let mut t = exact;
                 t.rescale(scale as u32);
-                t
+                (t == exact).then_some(t)
             }),
             masters,
             taxpayers,
@@ -1283,7 +1294,7 @@ impl Validator {
         // --- items ---
         let min_digits = match seller_aato {
             Some(a) if a <= self.rules.hsn_small_aato_crore => self.rules.hsn_min_digits_small,
-            _ => self.rules.hsn_min_digits,
+            _ => self.hsn_min_digits,
         };
         let mut sums = Sums::default();
         let mut any_goods = false;
@@ -1308,14 +1319,14 @@ impl Validator {
                     format!("Document date {} cannot be a future date", d.dt)
                 });
             }
-            if let Some(aato) = seller_aato {
-                if aato >= self.rules.reporting_window_aato_crore {
+            if let (Some(aato), Some(threshold)) = (seller_aato, self.reporting_window_aato) {
+                if aato >= threshold {
                     let days = (self.today - dt).num_days();
                     if days >= self.rules.reporting_window_days {
                         s.push(self.rules.reporting_window_error_code, None, || {
                             format!(
                                 "Document date {} is older than {} days: it cannot be reported by a taxpayer with AATO of {} crore or more",
-                                d.dt, self.rules.reporting_window_days, self.rules.reporting_window_aato_crore
+                                d.dt, self.rules.reporting_window_days, threshold
                             )
                         });
                     }
@@ -1808,8 +1819,8 @@ impl Validator {
     fn off(&self, given: Decimal, expected: Decimal) -> bool {
         let diff = given.saturating_sub(expected).abs();
         match self.tolerances.get(diff.scale() as usize) {
-            Some(t) => diff > *t,
-            None => diff > self.tolerance,
+            Some(Some(t)) => diff > *t,
+            _ => diff > self.tolerance,
         }
     }
 
@@ -3330,6 +3341,26 @@ mod tests {
     }
 
     #[test]
+    fn a_fractional_tolerance_is_not_rounded_to_the_amounts_scale() {
+        // Whole-rupee amounts differ by 1 at scale 0: above a 0.5 tolerance, however it is
+        // written, on the decimal path (TotInvVal) as on the fixed-point one (TotAmt).
+        let half = RulesConfig {
+            tolerance: 0.5,
+            ..RulesConfig::default()
+        };
+        let mut v = intra();
+        set(&mut v, "/ValDtls/TotInvVal", json!(141601));
+        assert_eq!(run(&v, &half, false)[0].code, 2189);
+        set(&mut v, "/ValDtls/TotInvVal", json!(141600.5));
+        assert!(run(&v, &half, false).is_empty());
+        let v0 = intra();
+        let mut v = v0.clone();
+        let tot = v0["ItemList"][0]["TotAmt"].as_f64().unwrap_or_default();
+        set(&mut v, "/ItemList/0/TotAmt", json!(tot + 1.0));
+        assert!(run(&v, &half, false).iter().any(|x| x.code == 2192));
+    }
+
+    #[test]
     fn paise_rounding() {
         // 333.33 x 5% / 2 = 8.33325 -> 8.33 each; IGST 16.67 (16.6665 rounds half away from zero).
         let mut v = intra();
@@ -3414,6 +3445,36 @@ mod tests {
         let mut v = intra();
         set(&mut v, "/DocDtls/Dt", json!("15/06/2025"));
         assert!(run(&v, &rules, true).is_empty());
+    }
+
+    #[test]
+    fn date_rules_follow_the_clock() {
+        let rules = RulesConfig::default();
+        let on = |v: &Value, y, m, d, with_tp: bool| {
+            let inv: Invoice = serde_json::from_value(v.clone()).expect("test invoice parses");
+            let day = NaiveDate::from_ymd_opt(y, m, d).expect("a real day");
+            Validator::new(&rules, masters(), with_tp.then(taxpayers), day).validate(&inv)
+        };
+        // A 50-crore seller: no window before 1 April 2025 (100 crore and up only), 30 days after.
+        let mut v = intra();
+        set(&mut v, "/SellerDtls/Gstin", json!(intra_buyer()));
+        set(&mut v, "/BuyerDtls/Gstin", json!(SELLER));
+        set(&mut v, "/DocDtls/Dt", json!("01/02/2025"));
+        assert!(on(&v, 2025, 3, 15, true).is_empty());
+        set(&mut v, "/DocDtls/Dt", json!("01/03/2025"));
+        assert_eq!(on(&v, 2025, 4, 5, true)[0].code, 2163);
+        // A 120-crore seller: the window from 1 November 2023, none before.
+        let mut v = intra();
+        set(&mut v, "/DocDtls/Dt", json!("01/08/2023"));
+        assert!(on(&v, 2023, 10, 20, true).is_empty());
+        set(&mut v, "/DocDtls/Dt", json!("01/10/2023"));
+        assert_eq!(on(&v, 2023, 11, 5, true)[0].code, 2163);
+        // 4-digit HSN: accepted from everyone before 15 December 2023, not after.
+        let mut v = intra();
+        set(&mut v, "/DocDtls/Dt", json!("01/12/2023"));
+        set(&mut v, "/ItemList/0/HsnCd", json!("8471"));
+        assert!(on(&v, 2023, 12, 14, false).is_empty());
+        assert_eq!(on(&v, 2023, 12, 15, false)[0].code, 2176);
     }
 
     #[test]

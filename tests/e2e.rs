@@ -555,3 +555,33 @@ fn mapped_read_and_piped_inputs_agree() {
     assert_eq!(reports[0], reports[1], "mapped vs read(2)");
     assert_eq!(reports[0], reports[2], "mapped vs standard input");
 }
+
+#[test]
+fn doc_numbers_are_hashed_as_sent_before_june_2025_and_upper_cased_after() {
+    use sha2::{Digest, Sha256};
+    let w = Work::new();
+    let early = "2025-05-15 10:00:00";
+    let generated = w.gen("gen.json", 1, 5, 0.0);
+    let mut invs: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(generated).unwrap()).unwrap();
+    invs[0]["DocDtls"]["No"] = serde_json::json!("ab/1");
+    invs[0]["DocDtls"]["Dt"] = serde_json::json!("10/05/2025");
+    std::fs::write(w.path("lower.json"), serde_json::to_string(&invs).unwrap()).unwrap();
+    let seller = invs[0]["SellerDtls"]["Gstin"].as_str().unwrap();
+    let typ = invs[0]["DocDtls"]["Typ"].as_str().unwrap();
+    for (now, hashed) in [(early, "ab/1"), (NOW, "AB/1")] {
+        let out = format!("out-{}", &now[..10]);
+        run(irp()
+            .args(["check", "--quiet", "--config"])
+            .arg(w.path("irp.toml"))
+            .args(["--now", now, "--out"])
+            .arg(w.path(&out))
+            .arg(w.path("lower.json")));
+        let status = w.read(&format!("{out}/status.csv"));
+        let cols: Vec<&str> = status.lines().nth(1).unwrap().split(',').collect();
+        assert_eq!(cols[5], "ACT", "{status}");
+        let digest = Sha256::digest(format!("{seller}2025-26{typ}{hashed}"));
+        let expected: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(cols[6], expected, "at {now} the IRN hashes {hashed}");
+    }
+}

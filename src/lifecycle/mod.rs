@@ -187,30 +187,48 @@ pub fn cancel_command(args: CancelArgs) -> anyhow::Result<ExitCode> {
 pub fn get_command(args: GetArgs) -> anyhow::Result<ExitCode> {
     let settings = app::load_settings(&args.common)?;
     let clock = app::parse_clock(args.common.now.as_deref())?;
-    let key = match (
+    let keys = match (
         &args.irn,
         &args.doc_type,
         &args.doc_no,
         &args.doc_date,
         &args.gstin,
     ) {
-        (Some(text), None, None, None, None) => irn::from_hex(text.trim()).ok_or_else(|| {
-            anyhow::anyhow!("--irn {text:?}: an IRN is 64 hexadecimal characters")
-        })?,
-        (None, Some(doc_type), Some(doc_no), Some(doc_date), Some(gstin)) => get::document_irn(
-            gstin,
-            doc_type,
-            doc_no,
-            doc_date,
-            settings.rules.upper_case_doc_no,
-        )?,
+        (Some(text), None, None, None, None) => {
+            vec![irn::from_hex(text.trim()).ok_or_else(|| {
+                anyhow::anyhow!("--irn {text:?}: an IRN is 64 hexadecimal characters")
+            })?]
+        }
+        (None, Some(doc_type), Some(doc_no), Some(doc_date), Some(gstin)) => {
+            // The upper-cased number first (the key since the advisory's start date), then the
+            // number as sent (the key of registrations from before it).
+            let mut keys = Vec::with_capacity(2);
+            for upper in [settings.rules.upper_case_doc_no, false] {
+                let key = get::document_irn(gstin, doc_type, doc_no, doc_date, upper)?;
+                if !keys.contains(&key) {
+                    keys.push(key);
+                }
+            }
+            keys
+        }
         (None, ..) => {
             bail!("give either --irn IRN, or all of --doc-type, --doc-no, --doc-date and --gstin")
         }
         _ => bail!("--irn cannot be combined with the document options"),
     };
     let registry = Registry::open_read_only(&db_path(&args.common), &settings.registry)?;
-    let found = get::lookup(&registry, &key, &settings.lifecycle, clock.now())?;
+    let Some(&first) = keys.first() else {
+        bail!("no IRN to look up")
+    };
+    let mut key = first;
+    let mut found = get::lookup(&registry, &key, &settings.lifecycle, clock.now())?;
+    for next in keys.iter().skip(1) {
+        if !matches!(&found, get::Lookup::Refused(v) if v.code == get::NOT_FOUND) {
+            break;
+        }
+        key = *next;
+        found = get::lookup(&registry, &key, &settings.lifecycle, clock.now())?;
+    }
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let code = match found {

@@ -1634,7 +1634,12 @@ impl Validator {
                     });
                 } else {
                     let half = half_percent(ass, rate);
-                    if off(cgst, half) || off(sgst, half) {
+                    // Each half, and the two together (the IRP's check is on the item's total
+                    // tax: two halves each a rupee off make two rupees).
+                    if off(cgst, half)
+                        || off(sgst, half)
+                        || off(cgst.saturating_add(sgst), half.saturating_add(half))
+                    {
                         s.push(CGST_SGST_AMT, at, || {
                             format!("Invalid SGST and CGST amounts for HSN {hsn} (item {sl}): expected {} each", half.normalize())
                         });
@@ -1767,7 +1772,8 @@ impl Validator {
                 }
                 // round2(AssAmt x rate x 5 / 1000): 9 decimals.
                 let half = paise_to_milli::<7>(product(&[ass, rate, 5])?);
-                if off(cgst, half) || off(sgst, half) || cgst != sgst {
+                if off(cgst, half) || off(sgst, half) || off(cgst + sgst, 2 * half) || cgst != sgst
+                {
                     return None;
                 }
             }
@@ -3358,6 +3364,30 @@ mod tests {
         let tot = v0["ItemList"][0]["TotAmt"].as_f64().unwrap_or_default();
         set(&mut v, "/ItemList/0/TotAmt", json!(tot + 1.0));
         assert!(run(&v, &half, false).iter().any(|x| x.code == 2192));
+    }
+
+    #[test]
+    fn intra_tax_is_checked_as_a_total_too() {
+        // 20000 x 18% = 3600, 1800 each. 1800.8 each is within a rupee of its half but 1.60
+        // over in total (the fixed-point path); so is 1800.80 written with a 4th decimal
+        // (the decimal path).
+        let rules = RulesConfig::default();
+        for each in [json!(1800.8), json!(1800.8001)] {
+            let mut v = intra();
+            set(&mut v, "/ItemList/1/CgstAmt", each.clone());
+            set(&mut v, "/ItemList/1/SgstAmt", each);
+            let got = run(&v, &rules, false);
+            assert!(got.iter().any(|x| x.code == 2234), "{got:?}");
+        }
+        // 0.4 each (0.8 in total) is within the tolerance.
+        let mut v = intra();
+        set(&mut v, "/ItemList/1/CgstAmt", json!(1800.4));
+        set(&mut v, "/ItemList/1/SgstAmt", json!(1800.4));
+        set(&mut v, "/ItemList/1/TotItemVal", json!(23600.8));
+        set(&mut v, "/ValDtls/CgstVal", json!(10800.4));
+        set(&mut v, "/ValDtls/SgstVal", json!(10800.4));
+        set(&mut v, "/ValDtls/TotInvVal", json!(141600.8));
+        assert!(run(&v, &rules, false).is_empty());
     }
 
     #[test]

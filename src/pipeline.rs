@@ -433,7 +433,7 @@ fn read_stage(
             seq += 1;
             let len = match &rec.body {
                 crate::read::Framed::Json(b) => b.len() as u64,
-                crate::read::Framed::Bad(_) => 0,
+                crate::read::Framed::Bad(_) | crate::read::Framed::TooLarge(_) => 0,
             };
             let end = rec.offset + len;
             batch.bytes += len;

@@ -105,6 +105,8 @@ pub enum Framed {
     Json(RecordBytes),
     /// A record that cannot be parsed at all; the message says why and where.
     Bad(String),
+    /// A record above `max_record_bytes`, skipped unread (NIC's 5002, request body too large).
+    TooLarge(String),
 }
 
 /// One framed record with its byte offset in its input.
@@ -243,7 +245,7 @@ impl Framer {
             }
         }
         let body = if self.oversize {
-            Framed::Bad(format!(
+            Framed::TooLarge(format!(
                 "record at byte {} is {len} bytes, more than max_record_bytes ({})",
                 self.start, self.max_record_bytes
             ))
@@ -732,7 +734,7 @@ mod tests {
     fn json(r: &FramedRecord) -> &str {
         match &r.body {
             Framed::Json(b) => std::str::from_utf8(b).unwrap(),
-            Framed::Bad(m) => panic!("bad: {m}"),
+            Framed::Bad(m) | Framed::TooLarge(m) => panic!("bad: {m}"),
         }
     }
 
@@ -804,7 +806,7 @@ mod tests {
         let mut v = Vec::new();
         frame_reader(big.as_bytes(), 1000, 64, |r| v.push(r)).unwrap();
         assert_eq!(v.len(), 2);
-        assert!(matches!(&v[0].body, Framed::Bad(m) if m.contains("max_record_bytes")));
+        assert!(matches!(&v[0].body, Framed::TooLarge(m) if m.contains("max_record_bytes")));
         assert_eq!(json(&v[1]), "{\"b\":1}");
     }
 

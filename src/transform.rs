@@ -51,6 +51,13 @@ pub fn process(raw: RawRecord, ctx: &TransformContext<'_>) -> Processed {
             DocSummary::default(),
             rejected(vec![Violation::new(2140, message.clone())]),
         ),
+        Framed::TooLarge(message) => (
+            DocSummary::default(),
+            rejected(vec![Violation::new(
+                5002,
+                format!("Request body too large: {message}"),
+            )]),
+        ),
         Framed::Json(bytes) => match parse(bytes) {
             Ok(invoice) => judge(invoice, ctx),
             Err(_) => {

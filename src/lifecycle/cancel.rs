@@ -740,6 +740,10 @@ fn framed_fields(rec: FramedRecord) -> std::result::Result<Fields, Violation> {
             codes::SCHEMA,
             format!("invalid cancel request: {message}"),
         )),
+        Framed::TooLarge(message) => Err(Violation::new(
+            5002,
+            format!("Request body too large: {message}"),
+        )),
     }
 }
 

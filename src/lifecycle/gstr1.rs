@@ -13,6 +13,10 @@
 //!   (`typ` EXPWP/EXPWOP) on exports.
 //! - Items are aggregated per GST rate with exact decimal sums; amounts are written as JSON
 //!   numbers with exactly two decimals.
+//! - Every document's items also feed Table 12, `hsn.data` (GSTN's layout): one line per HSN,
+//!   unit and rate, credit notes netted off. The reference names the section, not its shape;
+//!   from the 2025 returns GSTN splits it into B2B and B2C parts, which auto-population from
+//!   B2B e-invoices alone does not need.
 
 use std::collections::BTreeMap;
 
@@ -104,6 +108,48 @@ pub struct Gstr1 {
     pub exp: Vec<ExpGroup>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub cdnur: Vec<CdnurNote>,
+    /// Table 12: the HSN summary.
+    #[serde(skip_serializing_if = "Hsn::is_empty")]
+    pub hsn: Hsn,
+}
+
+/// Table 12 in GSTN's layout, `{"data": [...]}`.
+#[derive(Debug, Default, Serialize)]
+pub struct Hsn {
+    pub data: Vec<HsnLine>,
+}
+
+impl Hsn {
+    fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+}
+
+/// One line of the HSN summary: every item of the period with this HSN, unit and rate.
+/// Credit notes count negative, as Table 12 reports values net of them; services carry
+/// the unit `NA`, as GSTN asks.
+#[derive(Debug, Serialize)]
+pub struct HsnLine {
+    pub num: u32,
+    pub hsn_sc: String,
+    pub uqc: String,
+    pub qty: Quantity,
+    pub rt: Rate,
+    pub txval: Money,
+    pub iamt: Money,
+    pub camt: Money,
+    pub samt: Money,
+    pub csamt: Money,
+}
+
+/// A quantity, written as a JSON number without trailing zeros (up to three decimals).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Quantity(pub Decimal);
+
+impl Serialize for Quantity {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        raw_number(&self.0.normalize().to_string(), serializer)
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -299,6 +345,58 @@ fn rate_lines(items: &[StoredItem]) -> Vec<RateLine> {
         .collect()
 }
 
+/// Sums of one HSN-summary line.
+#[derive(Default)]
+struct HsnSums {
+    qty: Decimal,
+    rates: RateSums,
+}
+
+/// Adds a document's items to the HSN summary, negated for a credit note.
+fn add_to_hsn(
+    hsn: &mut BTreeMap<(String, String, Decimal), HsnSums>,
+    items: &[StoredItem],
+    credit: bool,
+) {
+    let sign = if credit { -Decimal::ONE } else { Decimal::ONE };
+    for item in items {
+        let service = item.is_servc.eq_ignore_ascii_case("Y") || item.hsn_cd.starts_with("99");
+        let uqc = match &item.unit {
+            Some(unit) if !service && !unit.is_empty() => unit.to_ascii_uppercase(),
+            _ => "NA".to_owned(),
+        };
+        let key = (item.hsn_cd.clone(), uqc, item.gst_rt.value.normalize());
+        let sums = hsn.entry(key).or_default();
+        if !service {
+            sums.qty += sign * amount(item.qty.as_ref());
+        }
+        let s = &mut sums.rates;
+        s.txval += sign * item.ass_amt.value;
+        s.iamt += sign * amount(item.igst_amt.as_ref());
+        s.camt += sign * amount(item.cgst_amt.as_ref());
+        s.samt += sign * amount(item.sgst_amt.as_ref());
+        s.csamt += sign * (amount(item.ces_amt.as_ref()) + amount(item.ces_non_advl_amt.as_ref()));
+    }
+}
+
+fn hsn_lines(hsn: BTreeMap<(String, String, Decimal), HsnSums>) -> Vec<HsnLine> {
+    hsn.into_iter()
+        .zip(1u32..)
+        .map(|(((hsn_sc, uqc, rate), s), num)| HsnLine {
+            num,
+            hsn_sc,
+            uqc,
+            qty: Quantity(s.qty),
+            rt: Rate(rate),
+            txval: Money(s.rates.txval),
+            iamt: Money(s.rates.iamt),
+            camt: Money(s.rates.camt),
+            samt: Money(s.rates.samt),
+            csamt: Money(s.rates.csamt),
+        })
+        .collect()
+}
+
 fn exp_lines(items: &[StoredItem]) -> Vec<ExpLine> {
     per_rate(items)
         .into_iter()
@@ -407,6 +505,7 @@ pub fn export(registry: &Registry, gstin: &str, period: &Period) -> Result<Expor
     let mut cdnr: BTreeMap<String, Vec<CdnrNote>> = BTreeMap::new();
     let mut exp: BTreeMap<&'static str, Vec<ExpInvoice>> = BTreeMap::new();
     let mut cdnur: Vec<CdnurNote> = Vec::new();
+    let mut hsn = BTreeMap::new();
     for doc in docs {
         let inv = doc.inv;
         let irn = irn::to_hex(&doc.irn);
@@ -422,6 +521,7 @@ pub fn export(registry: &Registry, gstin: &str, period: &Period) -> Result<Expor
             "DBN" => Some("D"),
             _ => None,
         };
+        add_to_hsn(&mut hsn, &inv.item_list, note == Some("C"));
         match (note, export_typ) {
             (None, None) => {
                 counts.b2b += 1;
@@ -510,6 +610,9 @@ pub fn export(registry: &Registry, gstin: &str, period: &Period) -> Result<Expor
                 .collect(),
             exp: exp_groups,
             cdnur,
+            hsn: Hsn {
+                data: hsn_lines(hsn),
+            },
         },
         counts,
     })
@@ -849,6 +952,74 @@ mod tests {
         assert_eq!(
             serde_json::to_string(&empty.gstr1).unwrap(),
             format!(r#"{{"gstin":"{S}","fp":"062025"}}"#)
+        );
+    }
+
+    #[test]
+    fn hsn_summary_nets_credit_notes_per_hsn_unit_and_rate() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut registry = Registry::open(dir.path(), &RegistryConfig::default()).unwrap();
+        let ack = "2025-04-06 10:00:00";
+        let lines = [
+            (18.0, 100.0, 18.0, 0.0, 0.0, 0.0),
+            (5.0, 50.0, 2.5, 0.0, 0.0, 0.0),
+        ];
+        let mut inv = invoice(
+            S,
+            "B2B",
+            "INV",
+            "H/1",
+            "05/04/2025",
+            B1,
+            "27",
+            false,
+            &lines,
+        );
+        inv["ItemList"][0]["Unit"] = serde_json::json!("nos");
+        inv["ItemList"][0]["Qty"] = serde_json::json!(4);
+        let credit = [(18.0, 10.0, 1.8, 0.0, 0.0, 0.0)];
+        let mut crn = invoice(
+            S,
+            "B2B",
+            "CRN",
+            "HC/1",
+            "06/04/2025",
+            B1,
+            "27",
+            false,
+            &credit,
+        );
+        crn["ItemList"][0]["Unit"] = serde_json::json!("NOS");
+        crn["ItemList"][0]["Qty"] = serde_json::json!(1);
+        let service = [(18.0, 200.0, 0.0, 18.0, 18.0, 0.0)];
+        let mut svc = invoice(
+            S,
+            "B2B",
+            "INV",
+            "H/2",
+            "07/04/2025",
+            KA,
+            "29",
+            false,
+            &service,
+        );
+        svc["ItemList"][0]["IsServc"] = serde_json::json!("Y");
+        svc["ItemList"][0]["HsnCd"] = serde_json::json!("998313");
+        svc["ItemList"][0]["Unit"] = serde_json::json!("NOS");
+        svc["ItemList"][0]["Qty"] = serde_json::json!(3);
+        register(&mut registry, &[(inv, ack), (crn, ack), (svc, ack)]);
+        let exported = export(&registry, S, &Period::parse("042025").unwrap()).unwrap();
+        let text = serde_json::to_string(&exported.gstr1).unwrap();
+        let lines = [
+            // 4 - 1 units, 100 - 10 taxable: the credit note nets off.
+            r#"{"num":1,"hsn_sc":"847100","uqc":"NOS","qty":3,"rt":18,"txval":90.00,"iamt":16.20,"camt":0.00,"samt":0.00,"csamt":0.00}"#,
+            // Goods without a unit, and a service whatever its unit: NA, no quantity.
+            r#"{"num":2,"hsn_sc":"847101","uqc":"NA","qty":0,"rt":5,"txval":50.00,"iamt":2.50,"camt":0.00,"samt":0.00,"csamt":0.00}"#,
+            r#"{"num":3,"hsn_sc":"998313","uqc":"NA","qty":0,"rt":18,"txval":200.00,"iamt":0.00,"camt":18.00,"samt":18.00,"csamt":0.00}"#,
+        ];
+        assert!(
+            text.ends_with(&format!(r#""hsn":{{"data":[{}]}}}}"#, lines.join(","))),
+            "{text}"
         );
     }
 }

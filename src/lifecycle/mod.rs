@@ -80,6 +80,12 @@ pub struct StoredBuyer {
 #[serde(rename_all = "PascalCase")]
 pub struct StoredItem {
     pub hsn_cd: String,
+    #[serde(default)]
+    pub is_servc: String,
+    #[serde(default)]
+    pub qty: Option<Num>,
+    #[serde(default)]
+    pub unit: Option<String>,
     pub ass_amt: Num,
     pub gst_rt: Num,
     #[serde(default)]

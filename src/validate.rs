@@ -77,6 +77,7 @@ pub mod codes {
     pub const BUYER_URP: u16 = 2212;
     pub const SELLER_URP: u16 = 2213;
     pub const FUTURE_DATE: u16 = 2218;
+    pub const PERIOD_DATES: u16 = 2219;
     pub const DISCOUNT: u16 = 2220;
     pub const DOC_DATE_FORMAT: u16 = 2225;
     pub const CGST_NE_SGST: u16 = 2227;
@@ -1330,6 +1331,21 @@ impl Validator {
                             )
                         });
                     }
+                }
+            }
+        }
+
+        // The invoice period (RefDtls.DocPerdDtls): the one from/to pair of INV-01.
+        if let Some(p) = inv.ref_dtls.as_ref().and_then(|r| r.doc_perd_dtls.as_ref()) {
+            let day = |t: &str| clock::parse_doc_date(t).filter(|_| clock::doc_date_pattern_ok(t));
+            if let (Some(from), Some(to)) = (day(&p.inv_st_dt), day(&p.inv_end_dt)) {
+                if from > to {
+                    s.push(PERIOD_DATES, None, || {
+                        format!(
+                            "Invoice period start date {} is after its end date {}",
+                            p.inv_st_dt, p.inv_end_dt
+                        )
+                    });
                 }
             }
         }
@@ -3194,6 +3210,15 @@ mod tests {
                 intra,
                 |v| set(v, "/DocDtls/Dt", json!("16/06/2025")),
                 2218,
+            ),
+            case(
+                "invoice period reversed",
+                intra,
+                |v| {
+                    v["RefDtls"] =
+                        json!({"DocPerdDtls": {"InvStDt": "30/06/2025", "InvEndDt": "01/06/2025"}})
+                },
+                2219,
             ),
             tp_case(
                 "reporting window",

@@ -131,6 +131,7 @@ pub fn stage_ceilings(
     out.push(rate("frame", n_records, n_bytes, started, 1));
 
     let validator = Validator::new(&settings.rules, masters, None, today);
+    let upper_case = settings.rules.upper_case_doc_no_on(today);
     let mut registry = match opts.scratch_registry {
         Some(dir) => Some(Registry::open(dir, &settings.registry)?),
         None => None,
@@ -177,7 +178,7 @@ pub fn stage_ceilings(
                         &i.seller_dtls.gstin,
                         &crate::clock::financial_year(date),
                         &i.doc_dtls.typ,
-                        &crate::irn::key_doc_no(&i.doc_dtls.no, true),
+                        &crate::irn::key_doc_no(&i.doc_dtls.no, upper_case),
                     )
                 })
                 .collect()

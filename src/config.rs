@@ -39,7 +39,8 @@ pub struct PipelineConfig {
     pub batch_max_bytes: usize,
     /// Batches in flight on each channel between stages.
     pub channel_capacity_batches: usize,
-    /// A record larger than this is rejected (2140) without being buffered.
+    /// A record larger than this is rejected (5002, request body too large) without being
+    /// buffered.
     pub max_record_bytes: usize,
     /// Map regular input files into memory instead of reading them (no copies).
     pub mmap: bool,
@@ -82,7 +83,8 @@ pub struct RulesConfig {
     pub reporting_window_initial_aato_crore: f64,
     /// The day from which `reporting_window_aato_crore` replaces the initial threshold.
     pub reporting_window_aato_from: String,
-    /// AATO (crore) at or above which the reporting window applies.
+    /// AATO (crore) at or above which the reporting window applies from
+    /// `reporting_window_aato_from`.
     pub reporting_window_aato_crore: f64,
     /// NIC code for the reporting-window rejection (unconfirmed in the reference).
     pub reporting_window_error_code: u16,

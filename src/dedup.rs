@@ -142,15 +142,45 @@ fn dup_of(reg: &Registration, irn: &Irn) -> DupInfo {
     }
 }
 
-fn valid_irns(batch: &Batch<Processed>) -> Vec<Irn> {
-    batch
+/// The registration each valid record of the batch collides with, in record order, with the
+/// IRN it is registered under: the record's IRN, or else the IRN of its number as sent (how
+/// registrations from before upper-casing began were keyed; the same document since).
+fn registered_matches(
+    registry: &Registry,
+    batch: &Batch<Processed>,
+) -> Result<Vec<Option<(Irn, Registration)>>> {
+    let valid: Vec<&crate::record::Accepted> = batch
         .records
         .iter()
         .filter_map(|p| match &p.outcome {
-            Outcome::Valid(a) => Some(a.irn),
+            Outcome::Valid(a) => Some(&**a),
             _ => None,
         })
-        .collect()
+        .collect();
+    let irns: Vec<Irn> = valid.iter().map(|a| a.irn).collect();
+    let mut found: Vec<Option<(Irn, Registration)>> = registry
+        .get_many(&irns)?
+        .into_iter()
+        .zip(&irns)
+        .map(|(reg, irn)| reg.map(|reg| (*irn, reg)))
+        .collect();
+    // Rare (a lower-case number): a second multi-get for those only.
+    let retry: Vec<(usize, Irn)> = valid
+        .iter()
+        .zip(&found)
+        .enumerate()
+        .filter(|(_, (_, hit))| hit.is_none())
+        .filter_map(|(k, (a, _))| a.as_sent_irn.map(|irn| (k, irn)))
+        .collect();
+    if !retry.is_empty() {
+        let alt: Vec<Irn> = retry.iter().map(|(_, irn)| *irn).collect();
+        for ((k, irn), reg) in retry.into_iter().zip(registry.get_many(&alt)?) {
+            if let (Some(reg), Some(slot)) = (reg, found.get_mut(k)) {
+                *slot = Some((irn, reg));
+            }
+        }
+    }
+    Ok(found)
 }
 
 impl RegisterStage {
@@ -159,8 +189,7 @@ impl RegisterStage {
     /// # Errors
     /// A registry read or write failure; the batch is then not committed at all.
     pub fn process(&mut self, batch: &mut Batch<Processed>) -> Result<()> {
-        let irns = valid_irns(batch);
-        let existing = self.registry.get_many(&irns)?;
+        let existing = registered_matches(&self.registry, batch)?;
         let now = self.clock.now();
         let ack_dt = clock::format_ack(&now);
         let mut ack_seq = self.registry.ack_seq();
@@ -174,13 +203,13 @@ impl RegisterStage {
             };
             let found = lookups.next().flatten();
             let irn = accepted.irn;
-            let outcome = if let Some(reg) = found {
-                if reg.run == self.run_id && reg.seq == rec.seq {
+            let outcome = if let Some((found_irn, reg)) = found {
+                if found_irn == irn && reg.run == self.run_id && reg.seq == rec.seq {
                     // Committed by this run before a crash: report it as registered, as the
                     // uninterrupted run did.
                     registered(accepted, Some(reg.ack_no), Some(reg.ack_dt))
                 } else {
-                    duplicate(dup_of(&reg, &irn))
+                    duplicate(dup_of(&reg, &found_irn))
                 }
             } else if let Some(&first) = in_batch.get(&irn) {
                 duplicate(dup_of(&fresh[first].1, &irn))
@@ -274,7 +303,7 @@ impl CheckStage {
     /// A registry read failure.
     pub fn process(&mut self, batch: &mut Batch<Processed>) -> Result<()> {
         let existing = match &self.registry {
-            Some(r) => r.get_many(&valid_irns(batch))?,
+            Some(r) => registered_matches(r, batch)?,
             None => Vec::new(),
         };
         let mut lookups = existing.into_iter();
@@ -284,8 +313,8 @@ impl CheckStage {
             };
             let irn = accepted.irn;
             let found = lookups.next().flatten();
-            rec.outcome = if let Some(reg) = found {
-                duplicate(dup_of(&reg, &irn))
+            rec.outcome = if let Some((found_irn, reg)) = found {
+                duplicate(dup_of(&reg, &found_irn))
             } else if let Some(first) = self.seen.first_or_insert(&irn, rec.seq) {
                 duplicate(DupInfo {
                     ack_no: None,

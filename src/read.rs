@@ -246,7 +246,7 @@ impl Framer {
         }
         let body = if self.oversize {
             Framed::TooLarge(format!(
-                "record at byte {} is {len} bytes, more than max_record_bytes ({})",
+                "record at byte {} is {len} bytes, over the {}-byte limit for one record",
                 self.start, self.max_record_bytes
             ))
         } else {
@@ -806,7 +806,7 @@ mod tests {
         let mut v = Vec::new();
         frame_reader(big.as_bytes(), 1000, 64, |r| v.push(r)).unwrap();
         assert_eq!(v.len(), 2);
-        assert!(matches!(&v[0].body, Framed::TooLarge(m) if m.contains("max_record_bytes")));
+        assert!(matches!(&v[0].body, Framed::TooLarge(m) if m.contains("1000-byte limit")));
         assert_eq!(json(&v[1]), "{\"b\":1}");
     }
 

@@ -44,6 +44,9 @@ pub struct QrFacts {
 #[derive(Debug)]
 pub struct Accepted {
     pub irn: Irn,
+    /// The IRN of the document number as sent, when upper-casing changed it: registrations
+    /// from before upper-casing began were keyed that way, and are the same document.
+    pub as_sent_irn: Option<Irn>,
     /// `YYYYMM` of the document date, for the GSTR-1 index.
     pub period: String,
     /// Canonical JSON of the invoice (empty for `check`, which stores nothing).

@@ -55,7 +55,7 @@ pub fn process(raw: RawRecord, ctx: &TransformContext<'_>) -> Processed {
             DocSummary::default(),
             rejected(vec![Violation::new(
                 5002,
-                format!("Request body too large: {message}"),
+                format!("Request body too large: {message} (pipeline.max_record_bytes)"),
             )]),
         ),
         Framed::Json(bytes) => match parse(bytes) {
@@ -118,12 +118,11 @@ fn judge(mut invoice: Invoice, ctx: &TransformContext<'_>) -> (DocSummary, Outco
     };
     let doc_type = &inv.doc_dtls.typ;
     let doc_no = irn::key_doc_no(&inv.doc_dtls.no, ctx.upper_case_doc_no);
-    let irn = irn::compute(
-        &inv.seller_dtls.gstin,
-        &clock::financial_year(date),
-        doc_type,
-        &doc_no,
-    );
+    let fy = clock::financial_year(date);
+    let irn = irn::compute(&inv.seller_dtls.gstin, &fy, doc_type, &doc_no);
+    // A number with lower case may have been registered as sent, before upper-casing began.
+    let as_sent_irn = matches!(doc_no, std::borrow::Cow::Owned(_))
+        .then(|| irn::compute(&inv.seller_dtls.gstin, &fy, doc_type, &inv.doc_dtls.no));
     let canonical = if ctx.keep_canonical {
         inv.to_canonical_json()
     } else {
@@ -143,6 +142,7 @@ fn judge(mut invoice: Invoice, ctx: &TransformContext<'_>) -> (DocSummary, Outco
     };
     let accepted = Accepted {
         irn,
+        as_sent_irn,
         // Plain integer formatting: chrono's strftime parses its pattern on every call.
         period: format!("{:04}{:02}", date.year(), date.month()),
         canonical,

@@ -586,4 +586,52 @@ fn doc_numbers_are_hashed_as_sent_before_june_2025_and_upper_cased_after() {
         let expected: String = digest.iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(cols[6], expected, "at {now} the IRN hashes {hashed}");
     }
+    // Registered before the switch (as sent), the same number after it is the same document:
+    // 2150, pointing at the registration under the as-sent IRN.
+    run(irp()
+        .args(["register", "--quiet", "--config"])
+        .arg(w.path("irp.toml"))
+        .args(["--now", early, "--db"])
+        .arg(w.path("db"))
+        .arg("--out")
+        .arg(w.path("reg-early"))
+        .arg(w.path("lower.json")));
+    let early_irn = w
+        .read("reg-early/status.csv")
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .nth(6)
+        .unwrap()
+        .to_owned();
+    run(w.cmd("register", "reg-late").arg(w.path("lower.json")));
+    let st = statuses(&w.read("reg-late/status.csv"));
+    assert_eq!(st, [("ERR".to_owned(), "2150".to_owned())]);
+    let line = w.read("reg-late/results.jsonl");
+    let dup: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
+    assert_eq!(
+        dup["InfoDtls"][0]["Desc"]["Irn"],
+        early_irn.as_str(),
+        "{line}"
+    );
+    // A lookup by document details finds it on either side of the switch.
+    for now in [early, NOW] {
+        let out = run(irp()
+            .args(["get", "--config"])
+            .arg(w.path("irp.toml"))
+            .args(["--now", now, "--db"])
+            .arg(w.path("db"))
+            .args([
+                "--doc-type",
+                typ,
+                "--doc-no",
+                "ab/1",
+                "--doc-date",
+                "10/05/2025",
+            ])
+            .args(["--gstin", seller]));
+        let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(got["Irn"], early_irn.as_str(), "get at {now}");
+    }
 }

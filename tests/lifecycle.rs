@@ -270,12 +270,15 @@ fn cancel_applies_nic_rules_and_codes() {
     let rows = cancel_status(&w, "c2");
     assert_eq!((rows[0][2].as_str(), rows[0][4].as_str()), ("ERR", "2270"));
     assert_eq!((rows[1][2].as_str(), rows[1][4].as_str()), ("ERR", "9999"));
-    // A JSON array with NIC's own sample quirks: CnlRsn with a trailing blank, or a number.
+    // A JSON array with NIC's own sample quirks: CnlRsn with a trailing blank, or a number;
+    // then a request over 64 KiB (5002, request body too large).
     let array = format!(
-        "[{{\"Irn\":\"{}\",\"CnlRsn\":\"4 \",\"CnlRem\":\"on the dot\"}}, {{\"Irn\":\"{}\",\"CnlRsn\":2,\"CnlRem\":\"n\"}}, {{\"Irn\":\"{}\"}}, 42]",
+        "[{{\"Irn\":\"{}\",\"CnlRsn\":\"4 \",\"CnlRem\":\"on the dot\"}}, {{\"Irn\":\"{}\",\"CnlRsn\":2,\"CnlRem\":\"n\"}}, {{\"Irn\":\"{}\"}}, 42, {{\"Irn\":\"{}\",\"CnlRsn\":\"1\",\"CnlRem\":\"{}\"}}]",
         irn(4),
         irn(5),
-        irn(7)
+        irn(7),
+        irn(7),
+        "x".repeat(70_000)
     );
     w.write("c3.json", &array);
     w.ok(&[
@@ -300,7 +303,8 @@ fn cancel_applies_nic_rules_and_codes() {
             ("CNL", ""),
             ("CNL", ""),
             ("ERR", "2142|2142"),
-            ("ERR", "2140")
+            ("ERR", "2140"),
+            ("ERR", "5002")
         ]
     );
 

@@ -23,7 +23,8 @@
 //!   code for an operation on an IRN that is not in the e-invoice system);
 //! - 9999 an IRN already cancelled (also the second request for one IRN in a run);
 //! - 2270 more than `lifecycle.cancel_window_hours` after AckDt;
-//! - 2230 an active e-way bill exists for the IRN.
+//! - 2230 an active e-way bill exists for the IRN;
+//! - 5002 a request over 64 KiB (request body too large), skipped unread.
 
 use std::collections::{BTreeMap, HashSet};
 use std::fs::File;

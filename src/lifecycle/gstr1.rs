@@ -14,9 +14,9 @@
 //! - Items are aggregated per GST rate with exact decimal sums; amounts are written as JSON
 //!   numbers with exactly two decimals.
 //! - Every document's items also feed Table 12, `hsn.data` (GSTN's layout): one line per HSN,
-//!   unit and rate, credit notes netted off. The reference names the section, not its shape;
-//!   from the 2025 returns GSTN splits it into B2B and B2C parts, which auto-population from
-//!   B2B e-invoices alone does not need.
+//!   unit and rate, credit notes netted off. The reference names the section, not its shape:
+//!   this is GSTN's long-standing layout. Returns from 2025 split Table 12 into B2B and B2C
+//!   parts (exports would go to the latter); that split is not made here.
 
 use std::collections::BTreeMap;
 

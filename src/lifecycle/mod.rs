@@ -206,10 +206,12 @@ pub fn get_command(args: GetArgs) -> anyhow::Result<ExitCode> {
             })?]
         }
         (None, Some(doc_type), Some(doc_no), Some(doc_date), Some(gstin)) => {
-            // The upper-cased number first (the key since the advisory's start date), then the
-            // number as sent (the key of registrations from before it).
+            // The key of the clock's day first (the upper-cased number from the advisory's
+            // start date, the number as sent before it), then the other one: a registry
+            // holds registrations from both sides of the date.
+            let upper_now = settings.rules.upper_case_doc_no_on(clock.now().date());
             let mut keys = Vec::with_capacity(2);
-            for upper in [settings.rules.upper_case_doc_no, false] {
+            for upper in [upper_now, !upper_now && settings.rules.upper_case_doc_no] {
                 let key = get::document_irn(gstin, doc_type, doc_no, doc_date, upper)?;
                 if !keys.contains(&key) {
                     keys.push(key);

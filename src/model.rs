@@ -254,9 +254,11 @@ pub struct Item {
     #[serde(skip_deserializing)]
     pub item_no: i64,
     pub sl_no: String,
+    // IsServc before PrdDesc, unlike the schema: the order of NIC's signed invoices (a real
+    // one, decoded: ItemNo, SlNo, IsServc, PrdDesc, HsnCd, Qty, Unit, UnitPrice, ...).
+    pub is_servc: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prd_desc: Option<String>,
-    pub is_servc: String,
     pub hsn_cd: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub barcde: Option<String>,

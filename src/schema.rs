@@ -107,8 +107,9 @@ const BCH_DTLS: &[Field] = &[req("Nm", S), opt("ExpDt", S), opt("WrDt", S)];
 const ATTRIB_DTLS: &[Field] = &[opt("Nm", S), opt("Val", S)];
 const ITEM: &[Field] = &[
     req("SlNo", S),
-    opt("PrdDesc", S),
+    // In the order of the struct, NIC's signed-invoice order (see `model::Item`).
     req("IsServc", S),
+    opt("PrdDesc", S),
     req("HsnCd", S),
     opt("Barcde", S),
     opt("Qty", N),

@@ -17,7 +17,8 @@ use serde::{Deserialize, Serialize, Serializer};
 /// A JSON number of the invoice: exact decimal value plus the binary value it was parsed as.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Num {
-    /// Exact value, used by every rule and by the GSTR-1 sums.
+    /// Exact value, used by every rule and by the GSTR-1 sums. Its scale is 0 exactly when
+    /// the input wrote an integer (`100`, not `100.0`), which is how it is written back.
     pub value: Decimal,
     /// The number as parsed; re-serialised with the shortest round-trip form.
     pub raw: f64,
@@ -49,11 +50,15 @@ impl Num {
         }
         let mut buf = ryu::Buffer::new();
         let text = buf.format_finite(raw);
-        let value = if text.contains(['e', 'E']) {
+        let mut value = if text.contains(['e', 'E']) {
             Decimal::from_scientific(text).ok()?
         } else {
             text.parse::<Decimal>().ok()?
         };
+        if value.scale() == 0 {
+            // Written with a point or an exponent: scale 0 is kept for integer literals.
+            value.rescale(1);
+        }
         Some(Num { value, raw })
     }
 }
@@ -88,7 +93,14 @@ impl<'de> Deserialize<'de> for Num {
 
 impl Serialize for Num {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        // serde_json writes an integral f64 as `100.0`, which is what NIC's output shows.
+        // As NIC writes numbers back in a signed invoice: an integer as an integer (`0`), a
+        // number written with a point in its shortest form with at least one decimal (`100.0`,
+        // `12.5`). A real NIC SignedInvoice shows both: "Discount":0 and "AssAmt":100.0.
+        if self.value.scale() == 0 {
+            if let Ok(n) = i64::try_from(self.value.mantissa()) {
+                return serializer.serialize_i64(n);
+            }
+        }
         serializer.serialize_f64(self.raw)
     }
 }
@@ -523,5 +535,17 @@ mod tests {
         assert_eq!(serde_json::to_string(&n).unwrap(), "100.0");
         let n = Num::from_f64(12.5).unwrap();
         assert_eq!(serde_json::to_string(&n).unwrap(), "12.5");
+        // An integer literal stays an integer; a large number written with a point does not
+        // become one.
+        let back = |json: &str| {
+            let n: Num = serde_json::from_str(json).unwrap();
+            serde_json::to_string(&n).unwrap()
+        };
+        assert_eq!(back("0"), "0");
+        assert_eq!(back("118000"), "118000");
+        assert_eq!(back("0.0"), "0.0");
+        assert_eq!(back("118000.0"), "118000.0");
+        assert_eq!(back("10000000000000.0"), "10000000000000.0");
+        assert_eq!(back("1e13"), "10000000000000.0");
     }
 }

@@ -960,53 +960,24 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut registry = Registry::open(dir.path(), &RegistryConfig::default()).unwrap();
         let ack = "2025-04-06 10:00:00";
+        // A B2B document of seller S on `dt` whose first item has `unit` and `qty`.
+        let doc = |typ, no, dt, (buyer, pos), lines: &[_], (unit, qty): (&str, u32)| {
+            let mut v = invoice(S, "B2B", typ, no, dt, buyer, pos, false, lines);
+            v["ItemList"][0]["Unit"] = serde_json::json!(unit);
+            v["ItemList"][0]["Qty"] = serde_json::json!(qty);
+            v
+        };
         let lines = [
             (18.0, 100.0, 18.0, 0.0, 0.0, 0.0),
             (5.0, 50.0, 2.5, 0.0, 0.0, 0.0),
         ];
-        let mut inv = invoice(
-            S,
-            "B2B",
-            "INV",
-            "H/1",
-            "05/04/2025",
-            B1,
-            "27",
-            false,
-            &lines,
-        );
-        inv["ItemList"][0]["Unit"] = serde_json::json!("nos");
-        inv["ItemList"][0]["Qty"] = serde_json::json!(4);
+        let inv = doc("INV", "H/1", "05/04/2025", (B1, "27"), &lines, ("nos", 4));
         let credit = [(18.0, 10.0, 1.8, 0.0, 0.0, 0.0)];
-        let mut crn = invoice(
-            S,
-            "B2B",
-            "CRN",
-            "HC/1",
-            "06/04/2025",
-            B1,
-            "27",
-            false,
-            &credit,
-        );
-        crn["ItemList"][0]["Unit"] = serde_json::json!("NOS");
-        crn["ItemList"][0]["Qty"] = serde_json::json!(1);
+        let crn = doc("CRN", "HC/1", "06/04/2025", (B1, "27"), &credit, ("NOS", 1));
         let service = [(18.0, 200.0, 0.0, 18.0, 18.0, 0.0)];
-        let mut svc = invoice(
-            S,
-            "B2B",
-            "INV",
-            "H/2",
-            "07/04/2025",
-            KA,
-            "29",
-            false,
-            &service,
-        );
+        let mut svc = doc("INV", "H/2", "07/04/2025", (KA, "29"), &service, ("NOS", 3));
         svc["ItemList"][0]["IsServc"] = serde_json::json!("Y");
         svc["ItemList"][0]["HsnCd"] = serde_json::json!("998313");
-        svc["ItemList"][0]["Unit"] = serde_json::json!("NOS");
-        svc["ItemList"][0]["Qty"] = serde_json::json!(3);
         register(&mut registry, &[(inv, ack), (crn, ack), (svc, ack)]);
         let exported = export(&registry, S, &Period::parse("042025").unwrap()).unwrap();
         let text = serde_json::to_string(&exported.gstr1).unwrap();

@@ -79,7 +79,7 @@ impl Serialize for Money {
     }
 }
 
-/// A GST rate in percent, written as a JSON number without trailing zeros (18, 0.25).
+/// A GST rate in percent (18, 0.25), or a quantity: a JSON number without trailing zeros.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Rate(pub Decimal);
 
@@ -133,23 +133,14 @@ pub struct HsnLine {
     pub num: u32,
     pub hsn_sc: String,
     pub uqc: String,
-    pub qty: Quantity,
+    /// Written like a rate: no trailing zeros.
+    pub qty: Rate,
     pub rt: Rate,
     pub txval: Money,
     pub iamt: Money,
     pub camt: Money,
     pub samt: Money,
     pub csamt: Money,
-}
-
-/// A quantity, written as a JSON number without trailing zeros (up to three decimals).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Quantity(pub Decimal);
-
-impl Serialize for Quantity {
-    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
-        raw_number(&self.0.normalize().to_string(), serializer)
-    }
 }
 
 #[derive(Debug, Serialize)]
@@ -386,7 +377,7 @@ fn hsn_lines(hsn: BTreeMap<(String, String, Decimal), HsnSums>) -> Vec<HsnLine> 
             num,
             hsn_sc,
             uqc,
-            qty: Quantity(s.qty),
+            qty: Rate(s.qty),
             rt: Rate(rate),
             txval: Money(s.rates.txval),
             iamt: Money(s.rates.iamt),

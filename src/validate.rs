@@ -3397,8 +3397,8 @@ mod tests {
     #[test]
     fn intra_tax_is_checked_as_a_total_too() {
         // 20000 x 18% = 3600, 1800 each. 1800.8 each is within a rupee of its half but 1.60
-        // over in total (the fixed-point path); so is 1800.80 written with a 4th decimal
-        // (the decimal path).
+        // over in total (the fixed-point path); so is 1800.8001 each, whose 4th decimal sends
+        // it down the decimal path.
         let rules = RulesConfig::default();
         for each in [json!(1800.8), json!(1800.8001)] {
             let mut v = intra();

@@ -50,6 +50,16 @@ pub fn parse_doc_date(text: &str) -> Option<NaiveDate> {
     NaiveDate::from_ymd_opt(digits(6..10)? as i32, digits(3..5)?, digits(0..2)?)
 }
 
+/// A schema date that both matches the schema's pattern and is a real calendar date: what
+/// every date field of an invoice must be.
+pub fn valid_doc_date(text: &str) -> Option<NaiveDate> {
+    if doc_date_pattern_ok(text) {
+        parse_doc_date(text)
+    } else {
+        None
+    }
+}
+
 /// True when the text matches the schema's date pattern `^[0-3][0-9]/[0-1][0-9]/20[1-2][0-9]$`.
 pub fn doc_date_pattern_ok(text: &str) -> bool {
     let b = text.as_bytes();

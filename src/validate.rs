@@ -666,7 +666,7 @@ impl Validator {
             });
         }
         text(s, Path::F("DocDtls/No"), &d.no, 1, 16, Pat::DocNo);
-        if !clock::doc_date_pattern_ok(&d.dt) || clock::parse_doc_date(&d.dt).is_none() {
+        if clock::valid_doc_date(&d.dt).is_none() {
             s.push(DOC_DATE_FORMAT, None, || {
                 format!(
                     "Incorrect date format {} in document details; it should be a valid dd/mm/yyyy date",
@@ -1313,8 +1313,7 @@ impl Validator {
 
         // --- dates ---
         let d = &inv.doc_dtls;
-        if let Some(dt) = clock::parse_doc_date(&d.dt).filter(|_| clock::doc_date_pattern_ok(&d.dt))
-        {
+        if let Some(dt) = clock::valid_doc_date(&d.dt) {
             if dt > self.today {
                 s.push(FUTURE_DATE, None, || {
                     format!("Document date {} cannot be a future date", d.dt)
@@ -1337,8 +1336,11 @@ impl Validator {
 
         // The invoice period (RefDtls.DocPerdDtls): the one from/to pair of INV-01.
         if let Some(p) = inv.ref_dtls.as_ref().and_then(|r| r.doc_perd_dtls.as_ref()) {
-            let day = |t: &str| clock::parse_doc_date(t).filter(|_| clock::doc_date_pattern_ok(t));
-            if let (Some(from), Some(to)) = (day(&p.inv_st_dt), day(&p.inv_end_dt)) {
+            let (from, to) = (
+                clock::valid_doc_date(&p.inv_st_dt),
+                clock::valid_doc_date(&p.inv_end_dt),
+            );
+            if let (Some(from), Some(to)) = (from, to) {
                 if from > to {
                     s.push(PERIOD_DATES, None, || {
                         format!(
@@ -2011,7 +2013,7 @@ fn flag_failed(s: &mut Sink, path: Path, v: &str, allowed: &[&str]) {
 }
 
 fn date(s: &mut Sink, path: Path, v: &str) {
-    if !clock::doc_date_pattern_ok(v) || clock::parse_doc_date(v).is_none() {
+    if clock::valid_doc_date(v).is_none() {
         s.push(SCHEMA, path.item(), || {
             format!("{path}: {} is not a valid dd/mm/yyyy date", Shown(v))
         });

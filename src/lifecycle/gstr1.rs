@@ -300,6 +300,18 @@ struct RateSums {
     csamt: Decimal,
 }
 
+impl RateSums {
+    /// Adds an item's taxable value and taxes, times `sign` (-1 nets a credit note off).
+    fn add(&mut self, item: &StoredItem, sign: Decimal) {
+        self.txval += sign * item.ass_amt.value;
+        self.iamt += sign * amount(item.igst_amt.as_ref());
+        self.camt += sign * amount(item.cgst_amt.as_ref());
+        self.samt += sign * amount(item.sgst_amt.as_ref());
+        self.csamt +=
+            sign * (amount(item.ces_amt.as_ref()) + amount(item.ces_non_advl_amt.as_ref()));
+    }
+}
+
 fn amount(n: Option<&crate::model::Num>) -> Decimal {
     n.map(|n| n.value).unwrap_or_default()
 }
@@ -308,12 +320,10 @@ fn amount(n: Option<&crate::model::Num>) -> Decimal {
 fn per_rate(items: &[StoredItem]) -> Vec<(Decimal, RateSums)> {
     let mut by_rate: BTreeMap<Decimal, RateSums> = BTreeMap::new();
     for item in items {
-        let sums = by_rate.entry(item.gst_rt.value.normalize()).or_default();
-        sums.txval += item.ass_amt.value;
-        sums.iamt += amount(item.igst_amt.as_ref());
-        sums.camt += amount(item.cgst_amt.as_ref());
-        sums.samt += amount(item.sgst_amt.as_ref());
-        sums.csamt += amount(item.ces_amt.as_ref()) + amount(item.ces_non_advl_amt.as_ref());
+        by_rate
+            .entry(item.gst_rt.value.normalize())
+            .or_default()
+            .add(item, Decimal::ONE);
     }
     by_rate.into_iter().collect()
 }
@@ -361,12 +371,7 @@ fn add_to_hsn(
         if !service {
             sums.qty += sign * amount(item.qty.as_ref());
         }
-        let s = &mut sums.rates;
-        s.txval += sign * item.ass_amt.value;
-        s.iamt += sign * amount(item.igst_amt.as_ref());
-        s.camt += sign * amount(item.cgst_amt.as_ref());
-        s.samt += sign * amount(item.sgst_amt.as_ref());
-        s.csamt += sign * (amount(item.ces_amt.as_ref()) + amount(item.ces_non_advl_amt.as_ref()));
+        sums.rates.add(item, sign);
     }
 }
 

@@ -34,6 +34,16 @@ pub enum Error {
     /// A command-line value is not valid.
     #[error("{0}")]
     Usage(String),
+    /// A fault stopped `register` after its run began. Everything committed stays committed;
+    /// the same command resumes the run (the operator's next step, so the message says it).
+    #[error(
+        "register stopped part-way (registrations committed so far are kept; \
+         run the same command again to finish the run)"
+    )]
+    Interrupted {
+        #[source]
+        source: Box<Error>,
+    },
 }
 
 impl Error {

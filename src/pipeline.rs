@@ -216,7 +216,14 @@ pub fn run(opts: RunOptions) -> Result<Summary> {
         opts.taxpayers.clone(),
         today,
     );
-    let mut sink = Sink::create(&opts.out_dir, &input_names, opts.qr)?;
+    // From here on a `register` run is recorded as begun: a fault says how to finish it.
+    let stopped = |e: Error| match opts.mode {
+        Mode::Register => Error::Interrupted {
+            source: Box::new(e),
+        },
+        Mode::Check => e,
+    };
+    let mut sink = Sink::create(&opts.out_dir, &input_names, opts.qr).map_err(stopped)?;
 
     let shared = Arc::new(Shared {
         progress: Arc::new(Progress::new(total_bytes)),
@@ -338,7 +345,7 @@ pub fn run(opts: RunOptions) -> Result<Summary> {
         Ok((stage, warnings))
     });
     telemetry::stop_reporter(reporter, &shared.progress);
-    let (stage, warnings) = result?;
+    let (stage, warnings) = result.map_err(stopped)?;
 
     for (counts, w) in sink.inputs.iter_mut().zip(warnings) {
         counts.warnings = w;
@@ -366,10 +373,12 @@ pub fn run(opts: RunOptions) -> Result<Summary> {
         peak_rss_mb: crate::bench::peak_rss_mb(),
         cpu_seconds: crate::bench::cpu_seconds(),
     };
-    sink.finish(&summary)?;
+    sink.finish(&summary).map_err(stopped)?;
     // Outputs are in place: only now is the run complete. A crash before this line resumes.
     if let (Some(Stage::Register(mut s)), Some(fp), Some(id)) = (stage, fingerprint, run_id) {
-        s.registry.finish_run(&fp, id, "register")?;
+        s.registry
+            .finish_run(&fp, id, "register")
+            .map_err(stopped)?;
     }
     Ok(summary)
 }

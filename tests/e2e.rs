@@ -323,6 +323,96 @@ fn kill_9_then_rerun_equals_uninterrupted_run() {
     assert_eq!(r["resumed"], false);
 }
 
+/// A tmpfs of a given size mounted over a folder, unmounted on drop: a disk that fills up.
+struct SmallDisk(PathBuf);
+
+impl SmallDisk {
+    /// `None` where this machine does not let the tests mount (not root, or a container
+    /// without CAP_SYS_ADMIN); CI runs as root.
+    fn mount(dir: &Path, size: &str) -> Option<SmallDisk> {
+        std::fs::create_dir_all(dir).unwrap();
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        mounted.then(|| SmallDisk(dir.to_owned()))
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+    }
+}
+
+/// A full disk, under the registry and then under the outputs: the run stops with exit 2 and
+/// a message naming the file, and once there is room the same command finishes the run with
+/// exactly the outputs of an uninterrupted one (the registry was left consistent).
+#[test]
+fn full_disk_stops_naming_the_file_and_the_same_command_finishes() {
+    let reference = Work::new();
+    let input = reference.gen("in.json", 3000, 5, 0.1);
+    run(reference.cmd("register", "out").arg(&input));
+    let expected_status = reference.read("out/status.csv");
+    let expected_results = reference.read("out/results.jsonl");
+
+    // The registry's disk: full at the first commit (a batch's write-ahead log is megabytes).
+    let w = Work::new();
+    std::fs::copy(&input, w.path("in.json")).unwrap();
+    let Some(disk) = SmallDisk::mount(&w.path("db"), "1m") else {
+        eprintln!("skipped: cannot mount a tmpfs on this machine");
+        return;
+    };
+    let out = w
+        .cmd("register", "out")
+        .arg(w.path("in.json"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("No space left on device"), "{err}");
+    assert!(err.contains(&w.path("db").display().to_string()), "{err}");
+    assert!(err.contains("run the same command again"), "{err}");
+    // Room again: the same registry files, on a disk with space.
+    copy_dir(&w.path("db"), &w.path("db-saved"));
+    drop(disk);
+    std::fs::remove_dir_all(w.path("db")).unwrap();
+    std::fs::rename(w.path("db-saved"), w.path("db")).unwrap();
+    run(w.cmd("register", "out").arg(w.path("in.json")));
+    assert_eq!(w.read("out/status.csv"), expected_status);
+    assert_eq!(w.read("out/results.jsonl"), expected_results);
+    assert_eq!(summary(&w, "out")["resumed"], true);
+
+    // The outputs' disk: registrations are committed, then the report cannot be written.
+    let w = Work::new();
+    std::fs::copy(&input, w.path("in.json")).unwrap();
+    let disk = SmallDisk::mount(&w.path("out"), "256k").expect("mounted once already");
+    let out = w
+        .cmd("register", "out")
+        .arg(w.path("in.json"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("No space left on device"), "{err}");
+    assert!(err.contains(&w.path("out").display().to_string()), "{err}");
+    drop(disk);
+    run(w.cmd("register", "out").arg(w.path("in.json")));
+    assert_eq!(w.read("out/status.csv"), expected_status);
+    assert_eq!(w.read("out/results.jsonl"), expected_results);
+    assert_eq!(summary(&w, "out")["resumed"], true);
+}
+
 #[test]
 fn golden_register_output() {
     let w = Work::new();

@@ -34,13 +34,15 @@ pub enum Error {
     /// A command-line value is not valid.
     #[error("{0}")]
     Usage(String),
-    /// A fault stopped `register` after its run began. Everything committed stays committed;
-    /// the same command resumes the run (the operator's next step, so the message says it).
+    /// A fault stopped `register` or `cancel` after its run began. Everything committed stays
+    /// committed and the same command resumes the run: the operator's next step, so the
+    /// message says it.
     #[error(
-        "register stopped part-way (registrations committed so far are kept; \
+        "{command} stopped part-way (what it committed so far is kept; \
          run the same command again to finish the run)"
     )]
     Interrupted {
+        command: &'static str,
         #[source]
         source: Box<Error>,
     },

@@ -219,6 +219,7 @@ pub fn run(opts: RunOptions) -> Result<Summary> {
     // From here on a `register` run is recorded as begun: a fault says how to finish it.
     let stopped = |e: Error| match opts.mode {
         Mode::Register => Error::Interrupted {
+            command: "register",
             source: Box::new(e),
         },
         Mode::Check => e,

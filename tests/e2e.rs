@@ -4,6 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod common;
+use common::{copy_dir, SmallDisk};
+
 const NOW: &str = "2025-06-20 11:30:00";
 
 fn irp() -> Command {
@@ -279,27 +282,36 @@ fn kill_9_then_rerun_equals_uninterrupted_run() {
     // Reference: an uninterrupted run in its own folder.
     let reference = Work::new();
     std::fs::copy(&input, reference.path("big.json")).unwrap();
-    let started = std::time::Instant::now();
     run(reference
         .cmd("register", "out")
         .arg(reference.path("big.json"))
         .args(["--batch-size", "256"]));
-    // Kill points scale with this machine's speed: early, middle and late in a run.
-    let full_run = started.elapsed();
+    // Kill points by progress, not by time (a loaded machine must not let a run finish first):
+    // when the status report has reached 10%, 40% and 70% of its full size. A line is written
+    // only after its batch is committed, so each kill comes after some commits.
+    let full_size = std::fs::metadata(reference.path("out/status.csv"))
+        .unwrap()
+        .len();
+    let partial = w.path("out/status.csv.partial");
 
     let mut killed = 0;
     for share in [0.1, 0.4, 0.7] {
-        let delay = full_run.mul_f64(share);
+        let threshold = (full_size as f64 * share) as u64;
         let mut child = w
             .cmd("register", "out")
             .arg(&input)
             .args(["--batch-size", "256"])
             .spawn()
             .unwrap();
-        std::thread::sleep(delay);
-        if child.try_wait().unwrap().is_none() {
-            child.kill().unwrap(); // SIGKILL
-            killed += 1;
+        let started = std::time::Instant::now();
+        while child.try_wait().unwrap().is_none() {
+            let size = std::fs::metadata(&partial).map_or(0, |m| m.len());
+            if size >= threshold || started.elapsed() > std::time::Duration::from_secs(120) {
+                child.kill().unwrap(); // SIGKILL
+                killed += 1;
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
         }
         child.wait().unwrap();
     }
@@ -321,38 +333,6 @@ fn kill_9_then_rerun_equals_uninterrupted_run() {
     assert_eq!(s["accepted"], r["accepted"]);
     assert_eq!(s["resumed"], true);
     assert_eq!(r["resumed"], false);
-}
-
-/// A tmpfs of a given size mounted over a folder, unmounted on drop: a disk that fills up.
-struct SmallDisk(PathBuf);
-
-impl SmallDisk {
-    /// `None` where this machine does not let the tests mount (not root, or a container
-    /// without CAP_SYS_ADMIN); CI runs as root.
-    fn mount(dir: &Path, size: &str) -> Option<SmallDisk> {
-        std::fs::create_dir_all(dir).unwrap();
-        let mounted = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(dir)
-            .stderr(std::process::Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        mounted.then(|| SmallDisk(dir.to_owned()))
-    }
-}
-
-impl Drop for SmallDisk {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.0).status();
-    }
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
-    }
 }
 
 /// A full disk, under the registry and then under the outputs: the run stops with exit 2 and

@@ -2,12 +2,15 @@
 //! generate a bulk file, register it, then cancel, look up and export from that registry.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use rust_decimal::Decimal;
 use serde_json::Value;
+
+mod common;
+use common::{copy_dir, SmallDisk};
 
 const BIN: &str = env!("CARGO_BIN_EXE_irp");
 /// The registration clock of every test.
@@ -874,19 +877,6 @@ fn gstr1_totals_match_the_registered_invoices() {
     assert_eq!(empty, serde_json::json!({"gstin": gstin, "fp": "012020"}));
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
 #[test]
 fn cancel_killed_and_rerun_matches_an_uninterrupted_run() {
     let w = Work::new();
@@ -1027,4 +1017,59 @@ fn cancel_killed_and_rerun_matches_an_uninterrupted_run() {
     }
     assert!(cnl.values().all(|&n| n == 1));
     assert_eq!(cnl.len(), cancelled.len());
+}
+
+/// A full disk under a cancel run's outputs: exit 2 with the file named and the way to finish,
+/// then the same command, with room again, reports exactly what an uninterrupted run does.
+#[test]
+fn cancel_on_a_full_disk_stops_and_the_same_command_finishes() {
+    let w = Work::new();
+    w.write(
+        "fast.toml",
+        "[signing]\nalgorithm = \"eddsa\"\nkey = \"keys/ed.pem\"\ncert = \"keys/ed-cert.pem\"\n",
+    );
+    let fx = generate_and_register(&w, 400, 9, &["--config", "fast.toml"]);
+    copy_dir(&w.path("db"), &w.path("db-copy"));
+    let mut csv = String::from("irn,reason,remark\n");
+    for reg in &fx.accepted {
+        csv.push_str(&format!("{},2,data entry mistake\n", reg.irn));
+    }
+    w.write("cancel.csv", &csv);
+    let now = "2025-06-10 20:00:00";
+    let args = |out: &'static str, db: &'static str| {
+        [
+            "cancel",
+            "cancel.csv",
+            "--out",
+            out,
+            "--db",
+            db,
+            "--now",
+            now,
+            "-q",
+        ]
+    };
+    w.ok(&args("whole", "db-copy"));
+
+    let Some(disk) = SmallDisk::mount(&w.path("part"), "8k") else {
+        eprintln!("skipped: cannot mount a tmpfs on this machine");
+        return;
+    };
+    let out = w.run(&args("part", "db"));
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("No space left on device"), "{err}");
+    assert!(err.contains("part/cancel_"), "{err}");
+    assert!(err.contains("run the same command again"), "{err}");
+    drop(disk);
+    w.ok(&args("part", "db"));
+    for name in ["cancel_status.csv", "cancel_results.jsonl"] {
+        assert_eq!(
+            w.read(&format!("part/{name}")),
+            w.read(&format!("whole/{name}"))
+        );
+    }
+    let summary: Value = serde_json::from_str(&w.read("part/cancel_summary.json")).unwrap();
+    assert_eq!(summary["resumed"], true);
+    assert_eq!(summary["cancelled"], fx.accepted.len());
 }

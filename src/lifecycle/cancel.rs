@@ -777,6 +777,22 @@ pub fn run(opts: CancelOptions) -> Result<CancelSummary> {
     let mut registry = Registry::open(&opts.db, &opts.registry)?;
     let fp = fingerprint(&opts.inputs, &opts.out_dir)?;
     let (run_id, resumed) = registry.begin_run(&fp, "cancel")?;
+    // From here on the run is recorded as begun: a fault says how to finish it.
+    continue_run(opts, started, registry, &fp, run_id, resumed).map_err(|e| Error::Interrupted {
+        command: "cancel",
+        source: Box::new(e),
+    })
+}
+
+/// The part of [`run`] after the run is recorded as begun.
+fn continue_run(
+    opts: CancelOptions,
+    started: Instant,
+    registry: Registry,
+    fp: &[u8; 32],
+    run_id: u64,
+    resumed: bool,
+) -> Result<CancelSummary> {
     let mut status = create(&tmp(&opts.out_dir, STATUS_FILE))?;
     writeln!(status, "{STATUS_HEADER}")
         .map_err(|e| Error::io(tmp(&opts.out_dir, STATUS_FILE), e))?;
@@ -817,7 +833,7 @@ pub fn run(opts: CancelOptions) -> Result<CancelSummary> {
     }
     let (mut registry, summary) = run.finish(started)?;
     // Outputs are in place: only now is the run complete. A crash before this line resumes.
-    registry.finish_run(&fp, run_id, "cancel")?;
+    registry.finish_run(fp, run_id, "cancel")?;
     Ok(summary)
 }
 

@@ -13,10 +13,12 @@
 //!   (`typ` EXPWP/EXPWOP) on exports.
 //! - Items are aggregated per GST rate with exact decimal sums; amounts are written as JSON
 //!   numbers with exactly two decimals.
-//! - Every document's items also feed Table 12, `hsn.data` (GSTN's layout): one line per HSN,
-//!   unit and rate, credit notes netted off. The reference names the section, not its shape:
-//!   this is GSTN's long-standing layout. Returns from 2025 split Table 12 into B2B and B2C
-//!   parts (exports would go to the latter); that split is not made here.
+//! - Every document's items also feed Table 12, the HSN summary: one line per HSN, unit and
+//!   rate, credit notes netted off, quantities to two decimals. The reference names the
+//!   section, not its shape, so this follows GSTN: up to the April 2025 period one list,
+//!   `hsn.data`; from the May 2025 period Table 12 is split into `hsn.hsn_b2b` (supplies to
+//!   registered recipients: b2b, SEZ, deemed exports, their notes) and `hsn.hsn_b2c` (exports
+//!   and their notes, the unregistered side).
 
 use std::collections::BTreeMap;
 
@@ -113,15 +115,43 @@ pub struct Gstr1 {
     pub hsn: Hsn,
 }
 
-/// Table 12 in GSTN's layout, `{"data": [...]}`.
+/// The first return period (`YYYYMM`) whose Table 12 is split into B2B and B2C lists.
+const HSN_SPLIT_FROM: &str = "202505";
+
+/// Table 12 in GSTN's layout: `{"data": [...]}` before the split, `{"hsn_b2b": [...],
+/// "hsn_b2c": [...]}` from it (both lists written once either has a line).
 #[derive(Debug, Default, Serialize)]
 pub struct Hsn {
-    pub data: Vec<HsnLine>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data: Option<Vec<HsnLine>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hsn_b2b: Option<Vec<HsnLine>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hsn_b2c: Option<Vec<HsnLine>>,
 }
 
 impl Hsn {
+    /// Before the split everything is in `b2b`, which becomes `data`.
+    fn new(split: bool, b2b: HsnMap, b2c: HsnMap) -> Hsn {
+        if !split {
+            let data = hsn_lines(b2b);
+            return Hsn {
+                data: (!data.is_empty()).then_some(data),
+                ..Hsn::default()
+            };
+        }
+        if b2b.is_empty() && b2c.is_empty() {
+            return Hsn::default();
+        }
+        Hsn {
+            data: None,
+            hsn_b2b: Some(hsn_lines(b2b)),
+            hsn_b2c: Some(hsn_lines(b2c)),
+        }
+    }
+
     fn is_empty(&self) -> bool {
-        self.data.is_empty()
+        self.data.is_none() && self.hsn_b2b.is_none() && self.hsn_b2c.is_none()
     }
 }
 
@@ -133,7 +163,7 @@ pub struct HsnLine {
     pub num: u32,
     pub hsn_sc: String,
     pub uqc: String,
-    /// Written like a rate: no trailing zeros.
+    /// Rounded to two decimals (GSTN's limit), written like a rate: no trailing zeros.
     pub qty: Rate,
     pub rt: Rate,
     pub txval: Money,
@@ -353,12 +383,11 @@ struct HsnSums {
     rates: RateSums,
 }
 
+/// HSN-summary lines by HSN, unit and rate.
+type HsnMap = BTreeMap<(String, String, Decimal), HsnSums>;
+
 /// Adds a document's items to the HSN summary, negated for a credit note.
-fn add_to_hsn(
-    hsn: &mut BTreeMap<(String, String, Decimal), HsnSums>,
-    items: &[StoredItem],
-    credit: bool,
-) {
+fn add_to_hsn(hsn: &mut HsnMap, items: &[StoredItem], credit: bool) {
     let sign = if credit { -Decimal::ONE } else { Decimal::ONE };
     for item in items {
         let service = item.is_servc.eq_ignore_ascii_case("Y") || item.hsn_cd.starts_with("99");
@@ -375,14 +404,17 @@ fn add_to_hsn(
     }
 }
 
-fn hsn_lines(hsn: BTreeMap<(String, String, Decimal), HsnSums>) -> Vec<HsnLine> {
+fn hsn_lines(hsn: HsnMap) -> Vec<HsnLine> {
     hsn.into_iter()
         .zip(1u32..)
         .map(|(((hsn_sc, uqc, rate), s), num)| HsnLine {
             num,
             hsn_sc,
             uqc,
-            qty: Rate(s.qty),
+            qty: Rate(
+                s.qty
+                    .round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero),
+            ),
             rt: Rate(rate),
             txval: Money(s.rates.txval),
             iamt: Money(s.rates.iamt),
@@ -501,7 +533,10 @@ pub fn export(registry: &Registry, gstin: &str, period: &Period) -> Result<Expor
     let mut cdnr: BTreeMap<String, Vec<CdnrNote>> = BTreeMap::new();
     let mut exp: BTreeMap<&'static str, Vec<ExpInvoice>> = BTreeMap::new();
     let mut cdnur: Vec<CdnurNote> = Vec::new();
-    let mut hsn = BTreeMap::new();
+    // Table 12's two sides: registered recipients, and exports (the unregistered side).
+    let split = period.yyyymm.as_str() >= HSN_SPLIT_FROM;
+    let mut hsn_b2b = HsnMap::new();
+    let mut hsn_b2c = HsnMap::new();
     for doc in docs {
         let inv = doc.inv;
         let irn = irn::to_hex(&doc.irn);
@@ -517,7 +552,12 @@ pub fn export(registry: &Registry, gstin: &str, period: &Period) -> Result<Expor
             "DBN" => Some("D"),
             _ => None,
         };
-        add_to_hsn(&mut hsn, &inv.item_list, note == Some("C"));
+        let side = if split && export_typ.is_some() {
+            &mut hsn_b2c
+        } else {
+            &mut hsn_b2b
+        };
+        add_to_hsn(side, &inv.item_list, note == Some("C"));
         match (note, export_typ) {
             (None, None) => {
                 counts.b2b += 1;
@@ -606,9 +646,7 @@ pub fn export(registry: &Registry, gstin: &str, period: &Period) -> Result<Expor
                 .collect(),
             exp: exp_groups,
             cdnur,
-            hsn: Hsn {
-                data: hsn_lines(hsn),
-            },
+            hsn: Hsn::new(split, hsn_b2b, hsn_b2c),
         },
         counts,
     })
@@ -986,6 +1024,73 @@ mod tests {
         ];
         assert!(
             text.ends_with(&format!(r#""hsn":{{"data":[{}]}}}}"#, lines.join(","))),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn hsn_summary_splits_b2b_and_b2c_from_may_2025_with_quantities_to_two_decimals() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut registry = Registry::open(dir.path(), &RegistryConfig::default()).unwrap();
+        let ack = "2025-06-06 10:00:00";
+        let with_qty = |mut v: Value, qty: f64| {
+            v["ItemList"][0]["Unit"] = serde_json::json!("KGS");
+            v["ItemList"][0]["Qty"] = serde_json::json!(qty);
+            v
+        };
+        let line = [(18.0, 100.0, 18.0, 0.0, 0.0, 0.0)];
+        let b2b = |no, dt, qty| {
+            with_qty(
+                invoice(S, "B2B", "INV", no, dt, B1, "27", false, &line),
+                qty,
+            )
+        };
+        let mut shipped = with_qty(
+            invoice(
+                S,
+                "EXPWP",
+                "INV",
+                "E/1",
+                "05/06/2025",
+                "URP",
+                "96",
+                false,
+                &line,
+            ),
+            7.5,
+        );
+        shipped["ExpDtls"] = serde_json::json!({"CntCode": "US"});
+        register(
+            &mut registry,
+            &[
+                (b2b("B/1", "05/06/2025", 2.345), ack),
+                (b2b("B/2", "05/06/2025", 1.001), ack),
+                (shipped, ack),
+                (b2b("B/3", "05/04/2025", 1.0), ack),
+            ],
+        );
+        let line_of = |qty: &str, txval: &str, iamt: &str| {
+            format!(
+                r#"{{"num":1,"hsn_sc":"847100","uqc":"KGS","qty":{qty},"rt":18,"txval":{txval},"iamt":{iamt},"camt":0.00,"samt":0.00,"csamt":0.00}}"#
+            )
+        };
+        let june = export(&registry, S, &Period::parse("062025").unwrap()).unwrap();
+        let text = serde_json::to_string(&june.gstr1).unwrap();
+        // 2.345 + 1.001 = 3.346 units, reported as 3.35; the export is on the B2C side.
+        let b2b_line = line_of("3.35", "200.00", "36.00");
+        let b2c_line = line_of("7.5", "100.00", "18.00");
+        assert!(
+            text.ends_with(&format!(
+                r#""hsn":{{"hsn_b2b":[{b2b_line}],"hsn_b2c":[{b2c_line}]}}}}"#
+            )),
+            "{text}"
+        );
+        // April 2025, before the split: one list.
+        let april = export(&registry, S, &Period::parse("042025").unwrap()).unwrap();
+        let text = serde_json::to_string(&april.gstr1).unwrap();
+        let line = line_of("1", "100.00", "18.00");
+        assert!(
+            text.ends_with(&format!(r#""hsn":{{"data":[{line}]}}}}"#)),
             "{text}"
         );
     }

@@ -105,6 +105,12 @@ pub struct RulesConfig {
     pub item_oth_chrg_sum: bool,
     /// Require SEZ recipients to carry Stcd and Pos 96 (schema workbook rule 16; unconfirmed).
     pub sez_recipient_pos_96: bool,
+    /// B2B: a ship-to state other than POS is 2245 (the reference's rule; NIC-signed
+    /// bill-to-ship-to invoices break it, so off).
+    pub ship_to_state_equals_pos: bool,
+    /// E-way bill problems reject the IRN (2251-2254) instead of riding on the accepted
+    /// response as InfoDtls EWBERR (4xxx), which is what NIC-signed responses show.
+    pub ewb_errors_reject_irn: bool,
     /// Check PIN codes against the state's PIN prefix ranges (2178 / 3039).
     pub pin_state_check: bool,
     /// Maximum items per document (2173).
@@ -138,6 +144,8 @@ impl Default for RulesConfig {
             reject_preceding_doc_for_inv: false,
             item_oth_chrg_sum: false,
             sez_recipient_pos_96: false,
+            ship_to_state_equals_pos: false,
+            ewb_errors_reject_irn: false,
             pin_state_check: true,
             max_items: 1000,
             legacy_state_codes: false,

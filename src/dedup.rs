@@ -287,6 +287,7 @@ fn registered(
         signed_qr: None,
         qr_image: None,
         canonical: std::mem::take(&mut accepted.canonical),
+        ewb_errors: std::mem::take(&mut accepted.ewb_errors),
         // The outcome replaces `accepted`: its strings move rather than copy.
         qr: crate::record::QrFacts {
             buyer_gstin: std::mem::take(&mut accepted.qr.buyer_gstin),

@@ -52,6 +52,8 @@ pub struct Accepted {
     /// Canonical JSON of the invoice (empty for `check`, which stores nothing).
     pub canonical: Vec<u8>,
     pub qr: QrFacts,
+    /// Why EwbDtls makes no e-way bill (NIC's InfoDtls EWBERR on the accepted IRN).
+    pub ewb_errors: Vec<Violation>,
 }
 
 /// The original registration a duplicate points to (NIC's InfoDtls DUPIRN).
@@ -92,6 +94,8 @@ pub struct Registered {
     /// Kept until signing, then dropped.
     pub canonical: Vec<u8>,
     pub qr: QrFacts,
+    /// InfoDtls EWBERR of the response (see [`Accepted::ewb_errors`]).
+    pub ewb_errors: Vec<Violation>,
 }
 
 /// One record after the transform stage.

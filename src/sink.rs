@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Violation};
 use crate::irn;
 use crate::qr::QrFormat;
 use crate::record::{Batch, DupInfo, Outcome, Processed};
@@ -164,6 +164,7 @@ impl Sink {
                     reg.signed_invoice.as_deref(),
                     reg.signed_qr.as_deref(),
                 );
+                push_ewb_info(json, &reg.ewb_errors);
                 write_result_line(&mut self.results, json, &self.dir)?;
                 if let (Some(bytes), Some(ext)) = (&reg.qr_image, self.qr_format.extension()) {
                     let path = self.dir.join("qr").join(format!("{irn_hex}.{ext}"));
@@ -286,6 +287,29 @@ fn push_success(
     );
 }
 
+/// Appends NIC's `InfoDtls` EWBERR to a success line when the invoice's EwbDtls made no e-way
+/// bill: the IRN stands, and the response says why there is no EwbNo.
+fn push_ewb_info(line: &mut Vec<u8>, errors: &[Violation]) {
+    if errors.is_empty() || !line.ends_with(b"}\n") {
+        return;
+    }
+    line.truncate(line.len() - 2);
+    let info = [EwbErrInfo {
+        inf_cd: "EWBERR",
+        desc: errors
+            .iter()
+            .map(|v| ErrorDetail {
+                error_code: v.code.to_string(),
+                error_message: &v.message,
+            })
+            .collect(),
+    }];
+    line.extend_from_slice(b",\"InfoDtls\":");
+    // Writing into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *line, &info);
+    line.extend_from_slice(b"}\n");
+}
+
 /// A JSON string: copied as it is when nothing in it needs escaping (an IRN, a date, a JWS),
 /// else escaped by serde_json, so the two ways cannot differ.
 fn push_json_str(line: &mut Vec<u8>, s: &str) {
@@ -395,6 +419,15 @@ pub struct ErrorDetail<'a> {
     pub error_message: &'a str,
 }
 
+/// `InfoDtls` entry `EWBERR`: why no e-way bill was made for an accepted IRN.
+#[derive(Serialize)]
+struct EwbErrInfo<'a> {
+    #[serde(rename = "InfCd")]
+    inf_cd: &'static str,
+    #[serde(rename = "Desc")]
+    desc: Vec<ErrorDetail<'a>>,
+}
+
 /// `InfoDtls` entry `DUPIRN` with the original registration.
 #[derive(Serialize)]
 pub struct DupIrnInfo {
@@ -501,6 +534,34 @@ mod tests {
             push_success(&mut line, ack, dt.as_deref(), &irn, si.as_deref(), sq.as_deref());
             proptest::prop_assert_eq!(line, via_serde(ack, dt.as_deref(), &irn, si.as_deref(), sq.as_deref()));
         }
+    }
+
+    #[test]
+    fn ewb_errors_ride_on_the_success_line_as_info_dtls() {
+        let mut line = Vec::new();
+        push_success(
+            &mut line,
+            Some(1),
+            Some("2025-06-20 11:30:00"),
+            "ab",
+            None,
+            None,
+        );
+        let plain = line.clone();
+        push_ewb_info(&mut line, &[]);
+        assert_eq!(line, plain);
+        let why = Violation::new(4019, "Provide Transporter ID \"A\"");
+        push_ewb_info(&mut line, &[why]);
+        assert!(line.ends_with(b"}\n"));
+        let v: serde_json::Value = serde_json::from_slice(&line).unwrap();
+        assert_eq!(v["Status"], "ACT");
+        assert_eq!(v["EwbNo"], serde_json::Value::Null);
+        assert_eq!(
+            v["InfoDtls"],
+            serde_json::json!([{"InfCd": "EWBERR", "Desc": [
+                {"ErrorCode": "4019", "ErrorMessage": "Provide Transporter ID \"A\""}
+            ]}])
+        );
     }
 
     #[test]

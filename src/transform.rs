@@ -128,6 +128,7 @@ fn judge(mut invoice: Invoice, ctx: &TransformContext<'_>) -> (DocSummary, Outco
     } else {
         Vec::new()
     };
+    let ewb_errors = ctx.validator.ewb_errors(inv);
     // The invoice is done with (its canonical form is made): its strings move into the
     // record instead of being copied.
     let main = main_hsn_index(inv.item_list.iter().map(|i| i.ass_amt.value));
@@ -147,6 +148,7 @@ fn judge(mut invoice: Invoice, ctx: &TransformContext<'_>) -> (DocSummary, Outco
         period: format!("{:04}{:02}", date.year(), date.month()),
         canonical,
         qr,
+        ewb_errors,
     };
     (take_doc(&mut invoice), Outcome::Valid(Box::new(accepted)))
 }

@@ -15,7 +15,11 @@
 //! - HSN shorter than the seller's minimum digits is 2176; IsServc contradicting the `99`
 //!   prefix is 2199; buyer PIN outside the buyer state is 3039 (seller, dispatch, ship: 2178).
 //! - Export POS not 96 is 2232; SEZ POS not 96 (only with `sez_recipient_pos_96`) is 2229.
-//! - E-way bill details with only service items is 2251, on CRN/DBN 2252.
+//! - E-way bill problems do not reject the IRN by default: NIC accepts the invoice and answers
+//!   EWBERR with the e-way bill code ([`Validator::ewb_errors`]). With
+//!   `ewb_errors_reject_irn`, services only is 2251, CRN/DBN 2252, Part B incomplete 2253/2254.
+//! - Ship-to state other than POS on B2B (2245) only with `ship_to_state_equals_pos`: invoices
+//!   NIC signed carry bill-to-ship-to across states.
 //! - A CesVal that differs from the items' cess total is 2186, or 2188 when it equals the
 //!   ad-valorem cess alone (the items' non-advol cess was left out).
 //! - Under reverse charge TotItemVal may be AssAmt + all taxes + OthChrg, or exclude GST, or
@@ -1242,7 +1246,7 @@ impl Validator {
                     format!("Reverse charge is applicable only for B2B, not {name}")
                 });
             }
-            if x == SupTyp::B2b {
+            if x == SupTyp::B2b && self.rules.ship_to_state_equals_pos {
                 if let (Some((d, Some((n, _)))), Some(p)) = (&ship_st, pos_n) {
                     if *n != p {
                         s.push(SHIP_STATE_POS, None, || {
@@ -1375,34 +1379,29 @@ impl Validator {
         }
 
         // --- e-way bill ---
-        if let Some(e) = &inv.ewb_dtls {
-            if is_note {
-                s.push(EWB_DOC_TYPE, None, || {
-                    format!("E-way bill cannot be generated for document type {}", d.typ)
-                });
-            }
-            if !any_goods && !inv.item_list.is_empty() {
-                s.push(EWB_GOODS, None, || {
-                    "E-way bill needs at least one goods item (non-service HSN)".to_owned()
-                });
-            }
-            match e.trans_mode.as_deref() {
-                Some("1") if e.veh_no.is_none() || e.veh_type.is_none() => {
-                    s.push(EWB_ROAD, None, || {
-                        "Vehicle number and vehicle type are required for transport mode road"
-                            .to_owned()
-                    });
+        if self.rules.ewb_errors_reject_irn {
+            for p in ewb_problems(inv, any_goods) {
+                if let Some(code) = p.irn_code {
+                    s.push(code, None, move || p.message);
                 }
-                Some(m @ ("2" | "3" | "4"))
-                    if e.trans_doc_no.is_none() || e.trans_doc_dt.is_none() =>
-                {
-                    s.push(EWB_NON_ROAD, None, || {
-                        format!("Transport document number and date are required for transport mode {m}")
-                    });
-                }
-                _ => {}
             }
         }
+    }
+
+    /// The e-way bill errors of an accepted invoice whose EwbDtls cannot make an e-way bill,
+    /// as NIC reports them on the IRN (InfoDtls EWBERR, 4xxx): the first one only, as in
+    /// NIC's responses (`EwbDtls {Distance: 0}` on a CRN of services gets 4019 alone). Empty
+    /// when those problems reject the IRN instead (`rules.ewb_errors_reject_irn`).
+    pub fn ewb_errors(&self, inv: &Invoice) -> Vec<Violation> {
+        if self.rules.ewb_errors_reject_irn {
+            return Vec::new();
+        }
+        let any_goods = inv.item_list.iter().any(|it| it.is_servc != "Y");
+        ewb_problems(inv, any_goods)
+            .into_iter()
+            .take(1)
+            .map(|p| Violation::new(p.ewb_code, p.message))
+            .collect()
     }
 
     /// Invoice-level sums and totals (2182-2189, 2220, 2264).
@@ -1886,6 +1885,66 @@ impl Validator {
             });
         }
     }
+}
+
+/// One reason EwbDtls cannot make an e-way bill: the code that rejects the IRN (2251-2254,
+/// none for a missing transporter) and the e-way bill system's own (4xxx).
+struct EwbProblem {
+    irn_code: Option<u16>,
+    ewb_code: u16,
+    message: String,
+}
+
+/// What stops the invoice's EwbDtls from making an e-way bill, in NIC's order: a Part-A-only
+/// request without a transporter first, then the document type, goods, and Part B.
+fn ewb_problems(inv: &Invoice, any_goods: bool) -> Vec<EwbProblem> {
+    let Some(e) = &inv.ewb_dtls else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let mut add = |irn_code, ewb_code, message: String| {
+        out.push(EwbProblem {
+            irn_code,
+            ewb_code,
+            message,
+        });
+    };
+    if e.trans_mode.is_none() && e.trans_id.is_none() {
+        add(
+            None,
+            4019,
+            "Provide Transporter ID in order to generate Part A of e-Way Bill".to_owned(),
+        );
+    }
+    let typ = &inv.doc_dtls.typ;
+    if typ.eq_ignore_ascii_case("CRN") || typ.eq_ignore_ascii_case("DBN") {
+        add(
+            Some(EWB_DOC_TYPE),
+            4010,
+            format!("E-way bill cannot be generated for document type {typ}"),
+        );
+    }
+    if !any_goods && !inv.item_list.is_empty() {
+        add(
+            Some(EWB_GOODS),
+            4009,
+            "E-way bill needs at least one goods item (non-service HSN)".to_owned(),
+        );
+    }
+    match e.trans_mode.as_deref() {
+        Some("1") if e.veh_no.is_none() || e.veh_type.is_none() => add(
+            Some(EWB_ROAD),
+            4011,
+            "Vehicle number and vehicle type are required for transport mode road".to_owned(),
+        ),
+        Some(m @ ("2" | "3" | "4")) if e.trans_doc_no.is_none() || e.trans_doc_dt.is_none() => add(
+            Some(EWB_NON_ROAD),
+            4012,
+            format!("Transport document number and date are required for transport mode {m}"),
+        ),
+        _ => {}
+    }
+    out
 }
 
 fn item_schema(s: &mut Sink, i: usize, it: &Item) {
@@ -2372,6 +2431,16 @@ mod tests {
     }
 
     fn no_tweak(_: &mut RulesConfig) {}
+
+    fn ewb_reject(r: &mut RulesConfig) {
+        r.ewb_errors_reject_irn = true;
+    }
+
+    /// Bill-to-ship-to: the goods go to another state than the POS.
+    fn ship_elsewhere(v: &mut Value) {
+        set(v, "/ShipDtls/Stcd", json!("27"));
+        set(v, "/ShipDtls/Pin", json!(400001));
+    }
 
     const fn case(name: &'static str, base: fn() -> Value, mutate: Mutation, code: u16) -> Case {
         Case {
@@ -3005,13 +3074,11 @@ mod tests {
                 |v| set(v, "/TranDtls/IgstOnIntra", json!("Y")),
                 2174,
             ),
-            case(
+            rule_case(
                 "ship state not pos",
                 full,
-                |v| {
-                    set(v, "/ShipDtls/Stcd", json!("27"));
-                    set(v, "/ShipDtls/Pin", json!(400001));
-                },
+                ship_elsewhere,
+                |r| r.ship_to_state_equals_pos = true,
                 2245,
             ),
             case(
@@ -3247,13 +3314,14 @@ mod tests {
                 2210,
             ),
             // e-way bill
-            case(
+            rule_case(
                 "ewb on crn",
                 ewb,
                 |v| set(v, "/DocDtls/Typ", json!("CRN")),
+                ewb_reject,
                 2252,
             ),
-            case(
+            rule_case(
                 "ewb services only",
                 ewb,
                 |v| {
@@ -3265,18 +3333,21 @@ mod tests {
                         json!({"AssVal": 20000, "CgstVal": 1800, "SgstVal": 1800, "TotInvVal": 23600}),
                     );
                 },
+                ewb_reject,
                 2251,
             ),
-            case(
+            rule_case(
                 "ewb road without vehicle",
                 ewb,
                 |v| del(v, "/EwbDtls/VehNo"),
+                ewb_reject,
                 2253,
             ),
-            case(
+            rule_case(
                 "ewb rail without doc",
                 ewb,
                 |v| set(v, "/EwbDtls/TransMode", json!("2")),
+                ewb_reject,
                 2254,
             ),
         ]
@@ -3296,6 +3367,81 @@ mod tests {
             }
         }
         assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+
+    /// By default an e-way bill problem does not cost the IRN: the invoice is accepted and the
+    /// e-way bill system's code (the first one, as NIC answers) rides on the response.
+    #[test]
+    fn ewb_problems_ride_on_the_accepted_irn_by_default() {
+        let rules = RulesConfig::default();
+        let services_only = |v: &mut Value| {
+            v["ItemList"].as_array_mut().unwrap().remove(0);
+            set(
+                v,
+                "/ValDtls",
+                json!({"AssVal": 20000, "CgstVal": 1800, "SgstVal": 1800, "TotInvVal": 23600}),
+            );
+        };
+        let cases: [(&str, Mutation, Option<u16>); 6] = [
+            ("complete", |_| {}, None),
+            (
+                "distance only",
+                |v| set(v, "/EwbDtls", json!({"Distance": 0})),
+                Some(4019),
+            ),
+            (
+                "road without vehicle",
+                |v| del(v, "/EwbDtls/VehNo"),
+                Some(4011),
+            ),
+            (
+                "rail without doc",
+                |v| set(v, "/EwbDtls/TransMode", json!("2")),
+                Some(4012),
+            ),
+            ("services only", services_only, Some(4009)),
+            // NIC's order: the missing transporter comes before the services-only rule.
+            (
+                "services only, distance only",
+                |v| {
+                    v["ItemList"].as_array_mut().unwrap().remove(0);
+                    set(
+                        v,
+                        "/ValDtls",
+                        json!({"AssVal": 20000, "CgstVal": 1800, "SgstVal": 1800, "TotInvVal": 23600}),
+                    );
+                    set(v, "/EwbDtls", json!({"Distance": 0}));
+                },
+                Some(4019),
+            ),
+        ];
+        for (name, mutate, expected) in cases {
+            let mut v = ewb();
+            mutate(&mut v);
+            assert_eq!(run(&v, &rules, false), Vec::new(), "{name}");
+            let inv: Invoice = serde_json::from_value(v).unwrap();
+            let codes: Vec<u16> = validator(&rules, false)
+                .ewb_errors(&inv)
+                .iter()
+                .map(|x| x.code)
+                .collect();
+            assert_eq!(codes, expected.into_iter().collect::<Vec<_>>(), "{name}");
+        }
+        // Rejecting instead: no e-way bill errors on an accepted IRN.
+        let mut reject = RulesConfig::default();
+        ewb_reject(&mut reject);
+        let inv: Invoice = serde_json::from_value(ewb()).unwrap();
+        assert!(validator(&reject, false).ewb_errors(&inv).is_empty());
+    }
+
+    /// Bill-to-ship-to across states is accepted unless 2245 is switched on.
+    #[test]
+    fn ship_to_state_other_than_pos_is_accepted_by_default() {
+        let mut v = full();
+        ship_elsewhere(&mut v);
+        assert!(run(&v, &RulesConfig::default(), false)
+            .iter()
+            .all(|x| x.code != 2245));
     }
 
     #[test]

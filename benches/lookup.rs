@@ -175,7 +175,7 @@ fn lookups(c: &mut Criterion) {
     group.bench_function("by_irn", |b| {
         b.iter(|| {
             k = (k + 1) % probe_irns.len();
-            let found = get::lookup(&registry, &probe_irns[k], &cfg, now).expect("lookup");
+            let found = get::lookup(&registry, &probe_irns[k], None, &cfg, now).expect("lookup");
             black_box(matches!(found, get::Lookup::Found(_)))
         })
     });
@@ -184,7 +184,7 @@ fn lookups(c: &mut Criterion) {
             k = (k + 1) % probes.len();
             let (seller, no, dt) = &probes[k];
             let irn = get::document_irn(seller, "INV", no, dt, true).expect("doc irn");
-            let found = get::lookup(&registry, &irn, &cfg, now).expect("lookup");
+            let found = get::lookup(&registry, &irn, None, &cfg, now).expect("lookup");
             black_box(matches!(found, get::Lookup::Found(_)))
         })
     });
@@ -197,7 +197,8 @@ fn lookups(c: &mut Criterion) {
         b.iter(|| {
             k = (k + 1) % probe_irns.len();
             let irn = &probe_irns[k];
-            if let get::Lookup::Found(reg) = get::lookup(&registry, irn, &cfg, now).expect("lookup")
+            if let get::Lookup::Found(reg) =
+                get::lookup(&registry, irn, None, &cfg, now).expect("lookup")
             {
                 black_box(get::respond(&registry, irn, &reg, &signer).expect("respond"));
             }

@@ -165,6 +165,9 @@ pub struct CancelArgs {
     /// Output folder.
     #[arg(long, value_name = "DIR", default_value = "out")]
     pub out: PathBuf,
+    /// The GSTIN cancelling (NIC's authenticated GSTIN): another seller's IRN gets 2143.
+    #[arg(long)]
+    pub gstin: Option<String>,
     #[command(flatten)]
     pub common: CommonArgs,
     /// No progress output.
@@ -175,7 +178,7 @@ pub struct CancelArgs {
 #[derive(Debug, Args)]
 pub struct GetArgs {
     /// The IRN (64 hex characters).
-    #[arg(long, conflicts_with_all = ["doc_type", "doc_no", "doc_date", "gstin"])]
+    #[arg(long, conflicts_with_all = ["doc_type", "doc_no", "doc_date"])]
     pub irn: Option<String>,
     /// Document type INV, CRN or DBN.
     #[arg(long)]
@@ -186,7 +189,7 @@ pub struct GetArgs {
     /// Document date dd/mm/yyyy.
     #[arg(long)]
     pub doc_date: Option<String>,
-    /// Seller GSTIN.
+    /// Seller GSTIN; with --irn, the GSTIN asking (another seller's IRN gets 2143).
     #[arg(long)]
     pub gstin: Option<String>,
     #[command(flatten)]

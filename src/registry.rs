@@ -84,6 +84,25 @@ pub struct Registration {
     pub invoice: Box<serde_json::value::RawValue>,
 }
 
+impl Registration {
+    /// Whether `gstin` is the seller of the registered invoice (NIC's owner rule, 2143): read
+    /// from the stored invoice, compared without regard to case.
+    pub fn is_owned_by(&self, gstin: &str) -> bool {
+        #[derive(Deserialize)]
+        struct Stored<'a> {
+            #[serde(rename = "SellerDtls", borrow)]
+            seller: Seller<'a>,
+        }
+        #[derive(Deserialize)]
+        struct Seller<'a> {
+            #[serde(rename = "Gstin", borrow)]
+            gstin: std::borrow::Cow<'a, str>,
+        }
+        serde_json::from_str::<Stored<'_>>(self.invoice.get())
+            .is_ok_and(|s| s.seller.gstin.eq_ignore_ascii_case(gstin.trim()))
+    }
+}
+
 /// A run's identity and state, keyed by its fingerprint.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunRecord {

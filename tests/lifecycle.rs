@@ -415,6 +415,17 @@ fn get_by_irn_and_by_document_re_signs_identically() {
             "db",
         ]);
         assert_eq!(get_json(&lower)["Irn"], got["Irn"]);
+        // By IRN for a GSTIN: the seller gets it, anyone else 2143.
+        let own = w.ok(&["get", "--irn", &reg.irn, "--gstin", gstin, "--db", "db"]);
+        assert_eq!(get_json(&own), got);
+        let other = if gstin == "29AAFCC9980M1ZR" {
+            "27AABCU9603R1ZN"
+        } else {
+            "29AAFCC9980M1ZR"
+        };
+        let theirs = w.run(&["get", "--irn", &reg.irn, "--gstin", other, "--db", "db"]);
+        assert_eq!(theirs.status.code(), Some(1));
+        assert_eq!(get_json(&theirs)["ErrorDetails"][0]["ErrorCode"], "2143");
     }
 
     // The signature verifies with the development certificate.

@@ -19,6 +19,7 @@
 //! - 2140 a request not per NIC's cancel schema: CnlRsn not 1..4, CnlRem longer than
 //!   `lifecycle.cancel_remark_max`, a record that is not a JSON object (NIC has no code of its
 //!   own for these; 2140 is its code for a payload not per the schema);
+//! - 2143 an IRN of another seller than `--gstin` (when given);
 //! - 2148 an IRN the registry does not know ("Requested IRN data is not available", NIC's
 //!   code for an operation on an IRN that is not in the e-invoice system);
 //! - 9999 an IRN already cancelled (also the second request for one IRN in a run);
@@ -77,6 +78,8 @@ pub struct CancelOptions {
     pub registry: RegistryConfig,
     pub lifecycle: LifecycleConfig,
     pub clock: Clock,
+    /// The GSTIN cancelling, when known: only the seller may cancel (2143).
+    pub gstin: Option<String>,
 }
 
 /// Counts of one input.
@@ -420,6 +423,7 @@ fn csv_error(name: &str, e: csv::Error) -> Error {
 /// The running cancel: registry, outputs and the batch being collected.
 struct Run {
     registry: Registry,
+    caller: Option<String>,
     run_id: u64,
     clock: Clock,
     window: Duration,
@@ -508,6 +512,14 @@ impl Run {
                             irn: req.irn_text.clone(),
                             date: c.date.clone(),
                         },
+                        _ if self.caller.as_deref().is_some_and(|g| !reg.is_owned_by(g)) => {
+                            let caller = self.caller.as_deref().unwrap_or_default();
+                            let v = crate::lifecycle::get::not_owner(caller);
+                            Outcome::Rejected {
+                                irn: req.irn_text.clone(),
+                                violations: vec![v],
+                            }
+                        }
                         _ if reg.status == IrnStatus::Cancelled => {
                             reject(codes::NOT_ACTIVE, "Invoice is not active".to_owned())
                         }
@@ -799,6 +811,7 @@ fn continue_run(
     let results = create(&tmp(&opts.out_dir, RESULTS_FILE))?;
     let mut run = Run {
         registry,
+        caller: opts.gstin.clone(),
         run_id,
         clock: opts.clock,
         window: Duration::hours(opts.lifecycle.cancel_window_hours),
@@ -854,6 +867,7 @@ mod tests {
             registry: RegistryConfig::default(),
             lifecycle: LifecycleConfig::default(),
             clock: Clock::Fixed(clock::parse_now(now).unwrap()),
+            gstin: None,
         }
     }
 
@@ -926,6 +940,32 @@ mod tests {
         );
         assert_eq!(json_fields(br#"{"Irn":1}"#).unwrap_err().code, 2140);
         assert_eq!(json_fields(b"[1]").unwrap_err().code, 2140);
+    }
+
+    #[test]
+    fn only_the_seller_may_cancel_2143() {
+        let dir = tempfile::tempdir().unwrap();
+        let irns = setup(dir.path(), 1);
+        let input = dir.path().join("c.csv");
+        let text = format!("irn,reason,remark\n{},1,x\n", irn::to_hex(&irns[0]));
+        std::fs::write(&input, &text).unwrap();
+        let as_gstin = |gstin: &str| CancelOptions {
+            gstin: Some(gstin.to_owned()),
+            ..options(dir.path(), &input, "2025-04-06 12:00:00")
+        };
+        run(as_gstin(B)).unwrap();
+        let lines = status_lines(dir.path());
+        assert!(
+            lines[0].contains(&format!(
+                ",ERR,,2143,Invoice/IRN does not belong to the user GSTIN {B}"
+            )),
+            "{}",
+            lines[0]
+        );
+        // The seller, in any case, may.
+        std::fs::remove_dir_all(dir.path().join("out")).unwrap();
+        run(as_gstin(&S.to_ascii_lowercase())).unwrap();
+        assert!(status_lines(dir.path())[0].contains(",CNL,"));
     }
 
     #[test]

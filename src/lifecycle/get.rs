@@ -21,6 +21,8 @@ use crate::sink::{ErrorDetail, Failure, Success};
 pub const NOT_FOUND: u16 = 2148;
 /// NIC 2283: the IRN is older than the lookup window.
 pub const OUTSIDE_WINDOW: u16 = 2283;
+/// NIC 2143: the IRN belongs to another GSTIN than the one asking.
+pub const NOT_OWNER: u16 = 2143;
 
 /// The IRN of a document: SHA-256 of seller GSTIN + financial year of the date + type +
 /// number (upper-cased when `upper_case_doc_no`, as `register` keyed it).
@@ -69,18 +71,20 @@ pub fn document_irn(
 pub enum Lookup {
     /// The registration (active or cancelled).
     Found(Box<Registration>),
-    /// NIC's refusal: 2148 not found, 2283 outside the lookup window.
+    /// NIC's refusal: 2148 not found, 2143 another seller's IRN, 2283 outside the window.
     Refused(Violation),
 }
 
-/// Looks an IRN up, applying the lookup window (`lookup_window_days`, 0 = none): an IRN
-/// whose AckDt is more than that many whole days (of 24 hours) before `now` is refused.
+/// Looks an IRN up for `caller` (the GSTIN asking, when known: only the seller may fetch),
+/// applying the lookup window (`lookup_window_days`, 0 = none): an IRN whose AckDt is more
+/// than that many whole days (of 24 hours) before `now` is refused.
 ///
 /// # Errors
 /// A registry read failure or a corrupt record.
 pub fn lookup(
     registry: &Registry,
     irn: &Irn,
+    caller: Option<&str>,
     cfg: &LifecycleConfig,
     now: NaiveDateTime,
 ) -> Result<Lookup> {
@@ -90,6 +94,9 @@ pub fn lookup(
             "Requested IRN data is not available",
         )));
     };
+    if let Some(gstin) = caller.filter(|g| !reg.is_owned_by(g)) {
+        return Ok(Lookup::Refused(not_owner(gstin)));
+    }
     if cfg.lookup_window_days > 0 {
         let acked = clock::parse_ack(&reg.ack_dt);
         let limit = Duration::days(cfg.lookup_window_days);
@@ -104,6 +111,17 @@ pub fn lookup(
         }
     }
     Ok(Lookup::Found(Box::new(reg)))
+}
+
+/// NIC 2143 for a request by `gstin` on another seller's IRN (get and cancel).
+pub fn not_owner(gstin: &str) -> Violation {
+    Violation::new(
+        NOT_OWNER,
+        format!(
+            "Invoice/IRN does not belong to the user GSTIN {}",
+            gstin.trim()
+        ),
+    )
 }
 
 /// A Get-IRN response with owned fields.

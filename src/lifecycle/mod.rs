@@ -178,6 +178,7 @@ pub fn cancel_command(args: CancelArgs) -> anyhow::Result<ExitCode> {
         registry: settings.registry,
         lifecycle: settings.lifecycle,
         clock,
+        gstin: args.gstin.clone(),
     })?;
     if !args.quiet {
         eprintln!("{}", summary.one_screen(&args.out));
@@ -200,7 +201,8 @@ pub fn get_command(args: GetArgs) -> anyhow::Result<ExitCode> {
         &args.doc_date,
         &args.gstin,
     ) {
-        (Some(text), None, None, None, None) => {
+        // With --irn, --gstin is the GSTIN asking: only the seller may fetch (2143).
+        (Some(text), None, None, None, _) => {
             vec![irn::from_hex(text.trim()).ok_or_else(|| {
                 anyhow::anyhow!("--irn {text:?}: an IRN is 64 hexadecimal characters")
             })?]
@@ -229,13 +231,14 @@ pub fn get_command(args: GetArgs) -> anyhow::Result<ExitCode> {
         bail!("no IRN to look up")
     };
     let mut key = first;
-    let mut found = get::lookup(&registry, &key, &settings.lifecycle, clock.now())?;
+    let caller = args.gstin.as_deref();
+    let mut found = get::lookup(&registry, &key, caller, &settings.lifecycle, clock.now())?;
     for next in keys.iter().skip(1) {
         if !matches!(&found, get::Lookup::Refused(v) if v.code == get::NOT_FOUND) {
             break;
         }
         key = *next;
-        found = get::lookup(&registry, &key, &settings.lifecycle, clock.now())?;
+        found = get::lookup(&registry, &key, caller, &settings.lifecycle, clock.now())?;
     }
     let stdout = std::io::stdout();
     let mut out = stdout.lock();

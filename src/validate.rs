@@ -1393,7 +1393,7 @@ impl Validator {
     /// NIC's responses (`EwbDtls {Distance: 0}` on a CRN of services gets 4019 alone). Empty
     /// when those problems reject the IRN instead (`rules.ewb_errors_reject_irn`).
     pub fn ewb_errors(&self, inv: &Invoice) -> Vec<Violation> {
-        if self.rules.ewb_errors_reject_irn {
+        if self.rules.ewb_errors_reject_irn || inv.ewb_dtls.is_none() {
             return Vec::new();
         }
         let any_goods = inv.item_list.iter().any(|it| it.is_servc != "Y");

@@ -346,51 +346,52 @@ fn full_disk_stops_naming_the_file_and_the_same_command_finishes() {
     let expected_status = reference.read("out/status.csv");
     let expected_results = reference.read("out/results.jsonl");
 
+    // A fresh work folder holding the input, and what a run in it prints when `full` fills.
+    let fresh = || {
+        let w = Work::new();
+        std::fs::copy(&input, w.path("in.json")).unwrap();
+        w
+    };
+    let stopped = |w: &Work, full: &str| {
+        let out = w
+            .cmd("register", "out")
+            .arg(w.path("in.json"))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(err.contains("No space left on device"), "{err}");
+        assert!(err.contains(&w.path(full).display().to_string()), "{err}");
+        assert!(err.contains("run the same command again"), "{err}");
+    };
+    // Rerun with room again: the outputs of the uninterrupted run.
+    let finishes = |w: &Work| {
+        run(w.cmd("register", "out").arg(w.path("in.json")));
+        assert_eq!(w.read("out/status.csv"), expected_status);
+        assert_eq!(w.read("out/results.jsonl"), expected_results);
+        assert_eq!(summary(w, "out")["resumed"], true);
+    };
+
     // The registry's disk: full at the first commit (a batch's write-ahead log is megabytes).
-    let w = Work::new();
-    std::fs::copy(&input, w.path("in.json")).unwrap();
+    let w = fresh();
     let Some(disk) = SmallDisk::mount(&w.path("db"), "1m") else {
         eprintln!("skipped: cannot mount a tmpfs on this machine");
         return;
     };
-    let out = w
-        .cmd("register", "out")
-        .arg(w.path("in.json"))
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("No space left on device"), "{err}");
-    assert!(err.contains(&w.path("db").display().to_string()), "{err}");
-    assert!(err.contains("run the same command again"), "{err}");
-    // Room again: the same registry files, on a disk with space.
+    stopped(&w, "db");
+    // The same registry files, on a disk with space.
     copy_dir(&w.path("db"), &w.path("db-saved"));
     drop(disk);
     std::fs::remove_dir_all(w.path("db")).unwrap();
     std::fs::rename(w.path("db-saved"), w.path("db")).unwrap();
-    run(w.cmd("register", "out").arg(w.path("in.json")));
-    assert_eq!(w.read("out/status.csv"), expected_status);
-    assert_eq!(w.read("out/results.jsonl"), expected_results);
-    assert_eq!(summary(&w, "out")["resumed"], true);
+    finishes(&w);
 
     // The outputs' disk: registrations are committed, then the report cannot be written.
-    let w = Work::new();
-    std::fs::copy(&input, w.path("in.json")).unwrap();
+    let w = fresh();
     let disk = SmallDisk::mount(&w.path("out"), "256k").expect("mounted once already");
-    let out = w
-        .cmd("register", "out")
-        .arg(w.path("in.json"))
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("No space left on device"), "{err}");
-    assert!(err.contains(&w.path("out").display().to_string()), "{err}");
+    stopped(&w, "out");
     drop(disk);
-    run(w.cmd("register", "out").arg(w.path("in.json")));
-    assert_eq!(w.read("out/status.csv"), expected_status);
-    assert_eq!(w.read("out/results.jsonl"), expected_results);
-    assert_eq!(summary(&w, "out")["resumed"], true);
+    finishes(&w);
 }
 
 #[test]

@@ -888,16 +888,23 @@ fn gstr1_totals_match_the_registered_invoices() {
     assert_eq!(empty, serde_json::json!({"gstin": gstin, "fp": "012020"}));
 }
 
-#[test]
-fn cancel_killed_and_rerun_matches_an_uninterrupted_run() {
-    let w = Work::new();
-    // EdDSA signs fast; signatures play no part in cancellation.
+/// Registers `count` generated invoices in `db` and copies the registry to `db-copy`, so a
+/// cancel run can be compared with an uninterrupted one. EdDSA signs fast; signatures play no
+/// part in cancellation.
+fn two_registries(w: &Work, count: u64, seed: u64) -> Fixture {
     w.write(
         "fast.toml",
         "[signing]\nalgorithm = \"eddsa\"\nkey = \"keys/ed.pem\"\ncert = \"keys/ed-cert.pem\"\n",
     );
-    let fx = generate_and_register(&w, 3000, 5, &["--config", "fast.toml"]);
+    let fx = generate_and_register(w, count, seed, &["--config", "fast.toml"]);
     copy_dir(&w.path("db"), &w.path("db-copy"));
+    fx
+}
+
+#[test]
+fn cancel_killed_and_rerun_matches_an_uninterrupted_run() {
+    let w = Work::new();
+    let fx = two_registries(&w, 3000, 5);
 
     // A long input: registered IRNs among many unknown ones (2148), some with a bad reason
     // (2140), some asked for twice (9999 the second time), so the run commits cancellations
@@ -1035,12 +1042,7 @@ fn cancel_killed_and_rerun_matches_an_uninterrupted_run() {
 #[test]
 fn cancel_on_a_full_disk_stops_and_the_same_command_finishes() {
     let w = Work::new();
-    w.write(
-        "fast.toml",
-        "[signing]\nalgorithm = \"eddsa\"\nkey = \"keys/ed.pem\"\ncert = \"keys/ed-cert.pem\"\n",
-    );
-    let fx = generate_and_register(&w, 400, 9, &["--config", "fast.toml"]);
-    copy_dir(&w.path("db"), &w.path("db-copy"));
+    let fx = two_registries(&w, 400, 9);
     let mut csv = String::from("irn,reason,remark\n");
     for reg in &fx.accepted {
         csv.push_str(&format!("{},2,data entry mistake\n", reg.irn));

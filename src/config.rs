@@ -86,7 +86,8 @@ pub struct RulesConfig {
     /// AATO (crore) at or above which the reporting window applies from
     /// `reporting_window_aato_from`.
     pub reporting_window_aato_crore: f64,
-    /// NIC code for the reporting-window rejection (unconfirmed in the reference).
+    /// NIC code for the reporting-window rejection (2305 in ClearTax's list of NIC codes;
+    /// unconfirmed in the reference).
     pub reporting_window_error_code: u16,
     /// Minimum HSN digits for sellers above `hsn_small_aato_crore` (and when the AATO is unknown).
     pub hsn_min_digits: usize,
@@ -135,7 +136,7 @@ impl Default for RulesConfig {
             reporting_window_initial_aato_crore: 100.0,
             reporting_window_aato_from: "2025-04-01".to_owned(),
             reporting_window_aato_crore: 10.0,
-            reporting_window_error_code: 2163,
+            reporting_window_error_code: 2305,
             hsn_min_digits: 6,
             hsn_min_digits_from: "2023-12-15".to_owned(),
             hsn_min_digits_small: 4,

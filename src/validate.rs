@@ -14,6 +14,8 @@
 //!   specific master code (2259/2260/2243/2200, 2176, 2177, 2202, 2203, 2201), not 2140.
 //! - HSN shorter than the seller's minimum digits is 2176; IsServc contradicting the `99`
 //!   prefix is 2199; buyer PIN outside the buyer state is 3039 (seller, dispatch, ship: 2178).
+//! - Dispatch from PIN 999999 is 2273 (NIC's answer; goods leave from India). A ship-to GSTIN
+//!   in the taxpayer master that is not active is 3029, as NIC answers.
 //! - Export POS not 96 is 2232; SEZ POS not 96 (only with `sez_recipient_pos_96`) is 2229.
 //! - E-way bill problems do not reject the IRN by default: NIC accepts the invoice and answers
 //!   EWBERR with the e-way bill code ([`Validator::ewb_errors`]). With
@@ -117,6 +119,7 @@ pub mod codes {
     pub const BUYER_STATE_GSTIN: u16 = 2265;
     pub const CESS_AMT: u16 = 2266;
     pub const STATE_CESS_AMT: u16 = 2267;
+    pub const DISP_PIN_FOREIGN: u16 = 2273;
     pub const GSTIN_INVALID: u16 = 3028;
     pub const GSTIN_INACTIVE: u16 = 3029;
     pub const BUYER_PIN_STATE: u16 = 3039;
@@ -1079,6 +1082,20 @@ impl Validator {
                     }
                 }
             }
+            // A ship-to GSTIN the master knows must be active too (NIC answers 3029 for a
+            // cancelled one; one the master lacks is let through, as the reference names
+            // only the seller and the buyer for 3028).
+            let ship_gstin = inv.ship_dtls.as_ref().and_then(|d| d.gstin.as_deref());
+            if let Some(g) = ship_gstin.filter(|g| *g != "URP" && *g != bd.gstin) {
+                if tps
+                    .get(g)
+                    .is_some_and(|t| t.status != TaxpayerStatus::Active)
+                {
+                    s.push(GSTIN_INACTIVE, None, || {
+                        format!("Ship-to GSTIN {g} is inactive or cancelled")
+                    });
+                }
+            }
         }
 
         // --- states and PINs ---
@@ -1146,7 +1163,14 @@ impl Validator {
             self.pin_check(s, BUYER_PIN_STATE, "Recipient", p.0, buyer_st, &bd.stcd);
         }
         if let Some((d, st)) = disp_st {
-            self.pin_check(s, PIN_STATE, "Dispatch", d.pin.0, st, &d.stcd);
+            // Goods are dispatched from India: NIC refuses the foreign PIN here.
+            if d.pin.0 == 999_999 {
+                s.push(DISP_PIN_FOREIGN, None, || {
+                    "Dispatch from PIN code cannot be 999999".to_owned()
+                });
+            } else {
+                self.pin_check(s, PIN_STATE, "Dispatch", d.pin.0, st, &d.stcd);
+            }
         }
         if let Some((d, st)) = ship_st {
             self.pin_check(s, PIN_STATE, "Ship-to", d.pin.0, st, &d.stcd);
@@ -1329,7 +1353,7 @@ impl Validator {
                     if days >= self.rules.reporting_window_days {
                         s.push(self.rules.reporting_window_error_code, None, || {
                             format!(
-                                "Document date {} is older than {} days: it cannot be reported by a taxpayer with AATO of {} crore or more",
+                                "IRN cannot be generated with document date {} prior to {} days from today for suppliers with AATO of {} crore or more",
                                 d.dt, self.rules.reporting_window_days, threshold
                             )
                         });
@@ -2860,6 +2884,12 @@ mod tests {
                 3029,
             ),
             tp_case(
+                "ship-to gstin cancelled",
+                full,
+                |v| set(v, "/ShipDtls/Gstin", json!(g("29AAACX1111A1Z"))),
+                3029,
+            ),
+            tp_case(
                 "seller sez",
                 intra,
                 |v| set(v, "/SellerDtls/Gstin", json!(g("29AAACS2222B1Z"))),
@@ -2930,6 +2960,12 @@ mod tests {
                 full,
                 |v| set(v, "/DispDtls/Pin", json!(400001)),
                 2178,
+            ),
+            case(
+                "dispatch pin foreign",
+                full,
+                |v| set(v, "/DispDtls/Pin", json!(999999)),
+                2273,
             ),
             case(
                 "buyer pin state",
@@ -3296,7 +3332,7 @@ mod tests {
                 "reporting window",
                 intra,
                 |v| set(v, "/DocDtls/Dt", json!("16/05/2025")),
-                2163,
+                2305,
             ),
             // notes
             rule_case(
@@ -3432,6 +3468,14 @@ mod tests {
         ewb_reject(&mut reject);
         let inv: Invoice = serde_json::from_value(ewb()).unwrap();
         assert!(validator(&reject, false).ewb_errors(&inv).is_empty());
+    }
+
+    /// A ship-to GSTIN the master does not know is not 3028 (only seller and buyer are).
+    #[test]
+    fn ship_to_gstin_unknown_to_the_master_is_let_through() {
+        let mut v = full();
+        set(&mut v, "/ShipDtls/Gstin", json!(g("29AAACZ9999Z1Z")));
+        assert_eq!(run(&v, &RulesConfig::default(), true), Vec::new());
     }
 
     /// Bill-to-ship-to across states is accepted unless 2245 is switched on.
@@ -3638,7 +3682,7 @@ mod tests {
         set(&mut v, "/DocDtls/Dt", json!("17/05/2025")); // 29 days before 15/06/2025
         assert!(run(&v, &rules, true).is_empty());
         set(&mut v, "/DocDtls/Dt", json!("16/05/2025")); // 30 days
-        assert_eq!(run(&v, &rules, true)[0].code, 2163);
+        assert_eq!(run(&v, &rules, true)[0].code, 2305);
         assert!(
             run(&v, &rules, false).is_empty(),
             "no window without a taxpayer master"
@@ -3668,13 +3712,13 @@ mod tests {
         set(&mut v, "/DocDtls/Dt", json!("01/02/2025"));
         assert!(on(&v, 2025, 3, 15, true).is_empty());
         set(&mut v, "/DocDtls/Dt", json!("01/03/2025"));
-        assert_eq!(on(&v, 2025, 4, 5, true)[0].code, 2163);
+        assert_eq!(on(&v, 2025, 4, 5, true)[0].code, 2305);
         // A 120-crore seller: the window from 1 November 2023, none before.
         let mut v = intra();
         set(&mut v, "/DocDtls/Dt", json!("01/08/2023"));
         assert!(on(&v, 2023, 10, 20, true).is_empty());
         set(&mut v, "/DocDtls/Dt", json!("01/10/2023"));
-        assert_eq!(on(&v, 2023, 11, 5, true)[0].code, 2163);
+        assert_eq!(on(&v, 2023, 11, 5, true)[0].code, 2305);
         // 4-digit HSN: accepted from everyone before 15 December 2023, not after.
         let mut v = intra();
         set(&mut v, "/DocDtls/Dt", json!("01/12/2023"));

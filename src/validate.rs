@@ -1181,7 +1181,9 @@ impl Validator {
             if let Some(p) = &e.port {
                 let shape =
                     (2..=10).contains(&p.len()) && p.bytes().all(|c| c.is_ascii_alphanumeric());
-                if !shape || !self.masters.port_ok(p) {
+                // The port master decides only for exports: NIC signed B2B invoices whose
+                // ExpDtls carried a port code outside it.
+                if !shape || (export && !self.masters.port_ok(p)) {
                     s.push(PORT, None, || format!("Invalid port code {}", Shown(p)));
                 }
             }
@@ -3468,6 +3470,14 @@ mod tests {
         ewb_reject(&mut reject);
         let inv: Invoice = serde_json::from_value(ewb()).unwrap();
         assert!(validator(&reject, false).ewb_errors(&inv).is_empty());
+    }
+
+    /// Outside exports the port master does not decide (NIC signed such B2B invoices).
+    #[test]
+    fn port_outside_the_master_on_a_b2b_invoice_is_accepted() {
+        let mut v = intra();
+        v["ExpDtls"] = json!({"Port": "12", "CntCode": "IN", "ForCur": "INR"});
+        assert_eq!(run(&v, &RulesConfig::default(), false), Vec::new());
     }
 
     /// A ship-to GSTIN the master does not know is not 3028 (only seller and buyer are).

@@ -14,6 +14,7 @@
 //!   specific master code (2259/2260/2243/2200, 2176, 2177, 2202, 2203, 2201), not 2140.
 //! - HSN shorter than the seller's minimum digits is 2176; IsServc contradicting the `99`
 //!   prefix is 2199; buyer PIN outside the buyer state is 3039 (seller, dispatch, ship: 2178).
+//! - Port codes are checked against the port master (2201) only on exports.
 //! - Dispatch from PIN 999999 is 2273 (NIC's answer; goods leave from India). A ship-to GSTIN
 //!   in the taxpayer master that is not active is 3029, as NIC answers.
 //! - Export POS not 96 is 2232; SEZ POS not 96 (only with `sez_recipient_pos_96`) is 2229.

@@ -1164,8 +1164,9 @@ impl Validator {
             self.pin_check(s, BUYER_PIN_STATE, "Recipient", p.0, buyer_st, &bd.stcd);
         }
         if let Some((d, st)) = disp_st {
-            // Goods are dispatched from India: NIC refuses the foreign PIN here.
-            if d.pin.0 == 999_999 {
+            // Goods are dispatched from India: NIC refuses the foreign PIN here (Other
+            // Territory, 97, keeps it, as everywhere).
+            if d.pin.0 == 999_999 && st.is_none_or(|(n, _)| n != 97) {
                 s.push(DISP_PIN_FOREIGN, None, || {
                     "Dispatch from PIN code cannot be 999999".to_owned()
                 });
@@ -1417,15 +1418,18 @@ impl Validator {
 
     /// The e-way bill errors of an accepted invoice whose EwbDtls cannot make an e-way bill,
     /// as NIC reports them on the IRN (InfoDtls EWBERR, 4xxx): the first one only, as in
-    /// NIC's responses (`EwbDtls {Distance: 0}` on a CRN of services gets 4019 alone). Empty
-    /// when those problems reject the IRN instead (`rules.ewb_errors_reject_irn`).
+    /// NIC's responses (`EwbDtls {Distance: 0}` on a CRN of services gets 4019 alone). When
+    /// those problems reject the IRN instead (`rules.ewb_errors_reject_irn`), only the one
+    /// without a rejection code (no transporter for Part A) is left to report here.
     pub fn ewb_errors(&self, inv: &Invoice) -> Vec<Violation> {
-        if self.rules.ewb_errors_reject_irn || inv.ewb_dtls.is_none() {
+        if inv.ewb_dtls.is_none() {
             return Vec::new();
         }
+        let reject = self.rules.ewb_errors_reject_irn;
         let any_goods = inv.item_list.iter().any(|it| it.is_servc != "Y");
         ewb_problems(inv, any_goods)
             .into_iter()
+            .filter(|p| !reject || p.irn_code.is_none())
             .take(1)
             .map(|p| Violation::new(p.ewb_code, p.message))
             .collect()
@@ -3421,8 +3425,13 @@ mod tests {
                 json!({"AssVal": 20000, "CgstVal": 1800, "SgstVal": 1800, "TotInvVal": 23600}),
             );
         };
-        let cases: [(&str, Mutation, Option<u16>); 6] = [
+        let cases: [(&str, Mutation, Option<u16>); 7] = [
             ("complete", |_| {}, None),
+            (
+                "credit note",
+                |v| set(v, "/DocDtls/Typ", json!("CRN")),
+                Some(4010),
+            ),
             (
                 "distance only",
                 |v| set(v, "/EwbDtls", json!({"Distance": 0})),
@@ -3466,11 +3475,36 @@ mod tests {
                 .collect();
             assert_eq!(codes, expected.into_iter().collect::<Vec<_>>(), "{name}");
         }
-        // Rejecting instead: no e-way bill errors on an accepted IRN.
+        // Rejecting instead: a Part B problem is 2254 and nothing rides on the response; a
+        // missing transporter has no rejection code, so it still rides as 4019.
         let mut reject = RulesConfig::default();
         ewb_reject(&mut reject);
-        let inv: Invoice = serde_json::from_value(ewb()).unwrap();
+        let mut rail = ewb();
+        set(&mut rail, "/EwbDtls/TransMode", json!("2"));
+        assert_eq!(run(&rail, &reject, false)[0].code, 2254);
+        let inv: Invoice = serde_json::from_value(rail).unwrap();
         assert!(validator(&reject, false).ewb_errors(&inv).is_empty());
+        let mut part_a = ewb();
+        set(&mut part_a, "/EwbDtls", json!({"Distance": 0}));
+        assert_eq!(run(&part_a, &reject, false), Vec::new());
+        let inv: Invoice = serde_json::from_value(part_a).unwrap();
+        let codes: Vec<u16> = validator(&reject, false)
+            .ewb_errors(&inv)
+            .iter()
+            .map(|x| x.code)
+            .collect();
+        assert_eq!(codes, [4019]);
+    }
+
+    /// 2273 is for PIN 999999 on a dispatch from an Indian state; Other Territory keeps it.
+    #[test]
+    fn dispatch_from_other_territory_keeps_pin_999999() {
+        let mut v = full();
+        set(&mut v, "/DispDtls/Pin", json!(999999));
+        set(&mut v, "/DispDtls/Stcd", json!("97"));
+        assert!(run(&v, &RulesConfig::default(), false)
+            .iter()
+            .all(|x| x.code != 2273));
     }
 
     /// Outside exports the port master does not decide (NIC signed such B2B invoices).

@@ -287,16 +287,20 @@ fn kill_9_then_rerun_equals_uninterrupted_run() {
         .arg(reference.path("big.json"))
         .args(["--batch-size", "256"]));
     // Kill points by progress, not by time (a loaded machine must not let a run finish first):
-    // when the status report has reached 10%, 40% and 70% of its full size. A line is written
-    // only after its batch is committed, so each kill comes after some commits.
-    let full_size = std::fs::metadata(reference.path("out/status.csv"))
+    // when the results report has reached 10%, 40% and 70% of its full size. A line is
+    // written only after its batch is committed, so each kill comes after some commits. The
+    // results file (signed lines, tens of MB) grows in steps far below 10% of it, though its
+    // writer buffers a MiB.
+    let full_size = std::fs::metadata(reference.path("out/results.jsonl"))
         .unwrap()
         .len();
-    let partial = w.path("out/status.csv.partial");
+    let partial = w.path("out/results.jsonl.partial");
 
     let mut killed = 0;
     for share in [0.1, 0.4, 0.7] {
         let threshold = (full_size as f64 * share) as u64;
+        // The last attempt's report must not count for this one.
+        let _ = std::fs::remove_file(&partial);
         let mut child = w
             .cmd("register", "out")
             .arg(&input)
@@ -705,4 +709,35 @@ fn doc_numbers_are_hashed_as_sent_before_june_2025_and_upper_cased_after() {
         let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(got["Irn"], early_irn.as_str(), "get at {now}");
     }
+}
+
+/// An invoice whose EwbDtls cannot make an e-way bill is registered, and its response carries
+/// NIC's InfoDtls EWBERR; `check` says the same, and a later run still calls it a duplicate.
+#[test]
+fn ewb_errors_ride_on_the_registered_irn() {
+    let w = Work::new();
+    let generated = w.gen("gen.json", 2, 8, 0.0);
+    let mut invs: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(generated).unwrap()).unwrap();
+    invs[0]["EwbDtls"] = serde_json::json!({"Distance": 0});
+    std::fs::write(w.path("ewb.json"), serde_json::to_string(&invs).unwrap()).unwrap();
+    let lines = |out: &str| -> Vec<serde_json::Value> {
+        w.read(&format!("{out}/results.jsonl"))
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let ewberr = serde_json::json!([{"InfCd": "EWBERR", "Desc": [{"ErrorCode": "4019",
+        "ErrorMessage": "Provide Transporter ID in order to generate Part A of e-Way Bill"}]}]);
+    for sub in ["check", "register"] {
+        run(w.cmd(sub, sub).arg(w.path("ewb.json")));
+        let got = lines(sub);
+        assert_eq!(got[0]["Status"], "ACT", "{sub}: {}", got[0]);
+        assert_eq!(got[0]["EwbNo"], serde_json::Value::Null);
+        assert_eq!(got[0]["InfoDtls"], ewberr, "{sub}");
+        assert_eq!(got[1]["Status"], "ACT", "{sub}: {}", got[1]);
+        assert!(got[1].get("InfoDtls").is_none(), "{sub}: {}", got[1]);
+    }
+    run(w.cmd("register", "again").arg(w.path("ewb.json")));
+    assert_eq!(lines("again")[0]["ErrorDetails"][0]["ErrorCode"], "2150");
 }

@@ -1043,9 +1043,16 @@ fn cancel_killed_and_rerun_matches_an_uninterrupted_run() {
 fn cancel_on_a_full_disk_stops_and_the_same_command_finishes() {
     let w = Work::new();
     let fx = two_registries(&w, 400, 9);
+    // More requests than one batch (unknown IRNs between the registered ones): both batches
+    // are committed before the buffered report reaches the full disk, so the rerun must
+    // recognise cancellations of its own across batches.
     let mut csv = String::from("irn,reason,remark\n");
-    for reg in &fx.accepted {
+    for (i, reg) in fx.accepted.iter().enumerate() {
         csv.push_str(&format!("{},2,data entry mistake\n", reg.irn));
+        for k in 0..4u128 {
+            let unknown = (i as u128 * 4 + k + 1) * 0x9E37_79B9_7F4A_7C15;
+            csv.push_str(&format!("{unknown:064x},1,unknown\n"));
+        }
     }
     w.write("cancel.csv", &csv);
     let now = "2025-06-10 20:00:00";

@@ -514,10 +514,9 @@ impl Run {
                         },
                         _ if self.caller.as_deref().is_some_and(|g| !reg.is_owned_by(g)) => {
                             let caller = self.caller.as_deref().unwrap_or_default();
-                            let v = crate::lifecycle::get::not_owner(caller);
                             Outcome::Rejected {
                                 irn: req.irn_text.clone(),
-                                violations: vec![v],
+                                violations: vec![crate::lifecycle::get::not_owner(caller)],
                             }
                         }
                         _ if reg.status == IrnStatus::Cancelled => {
@@ -762,11 +761,17 @@ fn framed_fields(rec: FramedRecord) -> std::result::Result<Fields, Violation> {
 
 /// The run fingerprint: `register`'s (inputs' paths, sizes and times, output folder) under a
 /// distinct tag, so a cancel run never resumes a register run or the reverse.
-fn fingerprint(inputs: &[Input], out_dir: &Path) -> Result<[u8; 32]> {
+/// The run's identity: inputs, output folder and the GSTIN cancelling (the owner rule is part
+/// of "the same command").
+fn fingerprint(inputs: &[Input], out_dir: &Path, gstin: Option<&str>) -> Result<[u8; 32]> {
     let base = pipeline::run_fingerprint(Mode::Register, inputs, out_dir)?;
     let mut h = Sha256::new();
     h.update(b"cancel\0");
     h.update(base);
+    if let Some(g) = gstin {
+        h.update(b"gstin\0");
+        h.update(g.trim().to_ascii_uppercase().as_bytes());
+    }
     Ok(h.finalize().into())
 }
 
@@ -787,7 +792,7 @@ pub fn run(opts: CancelOptions) -> Result<CancelSummary> {
     precheck(&opts.inputs)?;
     std::fs::create_dir_all(&opts.out_dir).map_err(|e| Error::io(&opts.out_dir, e))?;
     let mut registry = Registry::open(&opts.db, &opts.registry)?;
-    let fp = fingerprint(&opts.inputs, &opts.out_dir)?;
+    let fp = fingerprint(&opts.inputs, &opts.out_dir, opts.gstin.as_deref())?;
     let (run_id, resumed) = registry.begin_run(&fp, "cancel")?;
     // From here on the run is recorded as begun: a fault says how to finish it.
     continue_run(opts, started, registry, &fp, run_id, resumed).map_err(|e| Error::Interrupted {
@@ -1029,7 +1034,7 @@ mod tests {
         // A run that was killed after committing the cancellation of line 2 at 11:00.
         {
             let mut registry = Registry::open(&opts.db, &opts.registry).unwrap();
-            let fp = fingerprint(&opts.inputs, &opts.out_dir).unwrap();
+            let fp = fingerprint(&opts.inputs, &opts.out_dir, None).unwrap();
             let (run_id, resumed) = registry.begin_run(&fp, "cancel").unwrap();
             assert!(!resumed);
             let mut reg = registry.get(&irns[0]).unwrap().unwrap();

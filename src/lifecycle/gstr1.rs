@@ -1045,28 +1045,26 @@ mod tests {
                 qty,
             )
         };
-        let mut shipped = with_qty(
-            invoice(
-                S,
-                "EXPWP",
-                "INV",
-                "E/1",
-                "05/06/2025",
-                "URP",
-                "96",
-                false,
-                &line,
-            ),
-            7.5,
-        );
-        shipped["ExpDtls"] = serde_json::json!({"CntCode": "US"});
+        let export_doc = |typ, no, lines: &[crate::lifecycle::testutil::Line], qty| {
+            let mut v = with_qty(
+                invoice(S, "EXPWP", typ, no, "05/06/2025", "URP", "96", false, lines),
+                qty,
+            );
+            v["ExpDtls"] = serde_json::json!({"CntCode": "US"});
+            v
+        };
+        let shipped = export_doc("INV", "E/1", &line, 7.5);
+        // A credit note on the export nets off on the B2C side.
+        let returned = export_doc("CRN", "EC/1", &[(18.0, 40.0, 7.2, 0.0, 0.0, 0.0)], 2.5);
         register(
             &mut registry,
             &[
                 (b2b("B/1", "05/06/2025", 2.345), ack),
                 (b2b("B/2", "05/06/2025", 1.001), ack),
                 (shipped, ack),
+                (returned, ack),
                 (b2b("B/3", "05/04/2025", 1.0), ack),
+                (b2b("B/4", "05/07/2025", 1.0), "2025-07-06 10:00:00"),
             ],
         );
         let line_of = |qty: &str, txval: &str, iamt: &str| {
@@ -1076,13 +1074,22 @@ mod tests {
         };
         let june = export(&registry, S, &Period::parse("062025").unwrap()).unwrap();
         let text = serde_json::to_string(&june.gstr1).unwrap();
-        // 2.345 + 1.001 = 3.346 units, reported as 3.35; the export is on the B2C side.
+        // 2.345 + 1.001 = 3.346 units, reported as 3.35; the export (less its credit note)
+        // is on the B2C side.
         let b2b_line = line_of("3.35", "200.00", "36.00");
-        let b2c_line = line_of("7.5", "100.00", "18.00");
+        let b2c_line = line_of("5", "60.00", "10.80");
         assert!(
             text.ends_with(&format!(
                 r#""hsn":{{"hsn_b2b":[{b2b_line}],"hsn_b2c":[{b2c_line}]}}}}"#
             )),
+            "{text}"
+        );
+        // July 2025: B2B only; the B2C list is written, empty.
+        let july = export(&registry, S, &Period::parse("072025").unwrap()).unwrap();
+        let text = serde_json::to_string(&july.gstr1).unwrap();
+        let line = line_of("1", "100.00", "18.00");
+        assert!(
+            text.ends_with(&format!(r#""hsn":{{"hsn_b2b":[{line}],"hsn_b2c":[]}}}}"#)),
             "{text}"
         );
         // April 2025, before the split: one list.

@@ -155,6 +155,14 @@ impl StoredInvoice {
     }
 }
 
+/// A blank `--gstin` would make every IRN someone else's (2143): refuse it as a usage error.
+fn caller_gstin(gstin: Option<&str>) -> anyhow::Result<()> {
+    if gstin.is_some_and(|g| g.trim().is_empty()) {
+        bail!("--gstin: give a GSTIN, or leave the option out");
+    }
+    Ok(())
+}
+
 fn db_path(common: &CommonArgs) -> PathBuf {
     common
         .db
@@ -168,6 +176,7 @@ fn db_path(common: &CommonArgs) -> PathBuf {
 /// Bad options, an unreadable input or a CSV without the `irn,reason,remark` header, a
 /// missing or locked registry, a failed write.
 pub fn cancel_command(args: CancelArgs) -> anyhow::Result<ExitCode> {
+    caller_gstin(args.gstin.as_deref())?;
     let settings = app::load_settings(&args.common)?;
     let clock = app::parse_clock(args.common.now.as_deref())?;
     let inputs = pipeline::expand_inputs(&args.inputs)?;
@@ -192,6 +201,7 @@ pub fn cancel_command(args: CancelArgs) -> anyhow::Result<ExitCode> {
 /// # Errors
 /// Bad or incomplete arguments, a missing registry, an unusable signing key.
 pub fn get_command(args: GetArgs) -> anyhow::Result<ExitCode> {
+    caller_gstin(args.gstin.as_deref())?;
     let settings = app::load_settings(&args.common)?;
     let clock = app::parse_clock(args.common.now.as_deref())?;
     let keys = match (

@@ -112,6 +112,8 @@ pub struct RulesConfig {
     /// E-way bill problems reject the IRN (2251-2254) instead of riding on the accepted
     /// response as InfoDtls EWBERR (4xxx), which is what NIC-signed responses show.
     pub ewb_errors_reject_irn: bool,
+    /// Check TotAmt = Qty x UnitPrice (2192; NIC's sandbox signed invoices that break it).
+    pub tot_amt_qty_price: bool,
     /// Check PIN codes against the state's PIN prefix ranges (2178 / 3039).
     pub pin_state_check: bool,
     /// Maximum items per document (2173).
@@ -147,6 +149,7 @@ impl Default for RulesConfig {
             sez_recipient_pos_96: false,
             ship_to_state_equals_pos: false,
             ewb_errors_reject_irn: false,
+            tot_amt_qty_price: true,
             pin_state_check: true,
             max_items: 1000,
             legacy_state_codes: false,

@@ -1641,7 +1641,7 @@ impl Validator {
         let rate = it.gst_rt.value;
         let off = |given: Decimal, expected: Decimal| self.off(given, expected);
         let ass = it.ass_amt.value;
-        if let Some(q) = it.qty {
+        if let Some(q) = it.qty.filter(|_| self.rules.tot_amt_qty_price) {
             let expected = round2(q.value.saturating_mul(it.unit_price.value));
             if off(it.tot_amt.value, expected) {
                 s.push(TOT_AMT, at, || {
@@ -1797,7 +1797,7 @@ impl Validator {
         let ass = milli(it.ass_amt)?;
         let rate = milli(it.gst_rt)?;
         let tot = milli(it.tot_amt)?;
-        if let Some(q) = it.qty {
+        if let Some(q) = it.qty.filter(|_| self.rules.tot_amt_qty_price) {
             // round2(Qty x UnitPrice): thousandths squared, rounded to paise.
             let expected = paise_to_milli::<4>(product(&[milli(q)?, milli(it.unit_price)?])?);
             if off(tot, expected) {
@@ -3505,6 +3505,19 @@ mod tests {
         assert!(run(&v, &RulesConfig::default(), false)
             .iter()
             .all(|x| x.code != 2273));
+    }
+
+    /// With `tot_amt_qty_price` off, TotAmt is not held to Qty x UnitPrice (the sandbox's
+    /// reading); the rest of the item arithmetic still is.
+    #[test]
+    fn tot_amt_check_can_be_switched_off() {
+        let mut rules = RulesConfig::default();
+        rules.tot_amt_qty_price = false;
+        let mut v = intra();
+        set(&mut v, "/ItemList/0/Qty", json!(3));
+        assert_eq!(run(&v, &rules, false), Vec::new());
+        set(&mut v, "/ItemList/0/AssAmt", json!(1));
+        assert!(run(&v, &rules, false).iter().any(|x| x.code == 2193));
     }
 
     /// Outside exports the port master does not decide (NIC signed such B2B invoices).

@@ -3511,8 +3511,10 @@ mod tests {
     /// reading); the rest of the item arithmetic still is.
     #[test]
     fn tot_amt_check_can_be_switched_off() {
-        let mut rules = RulesConfig::default();
-        rules.tot_amt_qty_price = false;
+        let rules = RulesConfig {
+            tot_amt_qty_price: false,
+            ..RulesConfig::default()
+        };
         let mut v = intra();
         set(&mut v, "/ItemList/0/Qty", json!(3));
         assert_eq!(run(&v, &rules, false), Vec::new());

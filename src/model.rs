@@ -222,11 +222,12 @@ pub struct BuyerDtls {
     pub loc: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pin: Option<Int>,
-    pub stcd: String,
+    // NIC's signed invoices put the buyer's Stcd last, after Ph and Em (unlike the seller's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ph: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub em: Option<String>,
+    pub stcd: String,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]

@@ -81,9 +81,9 @@ const BUYER_DTLS: &[Field] = &[
     opt("Addr2", S),
     req("Loc", S),
     opt("Pin", Int),
-    req("Stcd", S),
     opt("Ph", S),
     opt("Em", S),
+    req("Stcd", S),
 ];
 const DISP_DTLS: &[Field] = &[
     req("Nm", S),

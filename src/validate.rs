@@ -14,7 +14,8 @@
 //!   specific master code (2259/2260/2243/2200, 2176, 2177, 2202, 2203, 2201), not 2140.
 //! - HSN shorter than the seller's minimum digits is 2176; IsServc contradicting the `99`
 //!   prefix is 2199; buyer PIN outside the buyer state is 3039 (seller, dispatch, ship: 2178).
-//! - Port codes are checked against the port master (2201) only on exports.
+//! - Port, country and currency codes are checked against their masters (2201-2203) only on
+//!   exports.
 //! - Dispatch from PIN 999999 is 2273 (NIC's answer; goods leave from India). A ship-to GSTIN
 //!   in the taxpayer master that is not active is 3029, as NIC answers.
 //! - Export POS not 96 is 2232; SEZ POS not 96 (only with `sez_recipient_pos_96`) is 2229.
@@ -1183,13 +1184,15 @@ impl Validator {
             if let Some(p) = &e.port {
                 let shape =
                     (2..=10).contains(&p.len()) && p.bytes().all(|c| c.is_ascii_alphanumeric());
-                // The port master decides only for exports: NIC signed B2B invoices whose
-                // ExpDtls carried a port code outside it.
+                // The masters decide only for exports: NIC signed B2B invoices whose ExpDtls
+                // carried a port code outside the port master.
                 if !shape || (export && !self.masters.port_ok(p)) {
                     s.push(PORT, None, || format!("Invalid port code {}", Shown(p)));
                 }
             }
-            if let Some(c) = &e.cnt_code {
+            // Country and currency likewise: NIC's sandbox signed a B2B invoice whose ExpDtls
+            // had CntCode "29".
+            if let Some(c) = e.cnt_code.as_ref().filter(|_| export) {
                 let shape = c.len() == 2 && c.bytes().all(|b| b.is_ascii_uppercase());
                 if !shape || !self.masters.country_ok(c) {
                     s.push(COUNTRY, None, || {
@@ -1197,7 +1200,7 @@ impl Validator {
                     });
                 }
             }
-            if let Some(c) = &e.for_cur {
+            if let Some(c) = e.for_cur.as_ref().filter(|_| export) {
                 if !letters(c, 3, 16) || !self.masters.currency_ok(c) {
                     s.push(CURRENCY, None, || {
                         format!("Invalid foreign currency code {}", Shown(c))
@@ -1408,7 +1411,7 @@ impl Validator {
 
         // --- e-way bill ---
         if self.rules.ewb_errors_reject_irn {
-            for p in ewb_problems(inv, any_goods) {
+            for p in ewb_problems(inv, any_goods, self.today) {
                 if let Some(code) = p.irn_code {
                     s.push(code, None, move || p.message);
                 }
@@ -1427,7 +1430,7 @@ impl Validator {
         }
         let reject = self.rules.ewb_errors_reject_irn;
         let any_goods = inv.item_list.iter().any(|it| it.is_servc != "Y");
-        ewb_problems(inv, any_goods)
+        ewb_problems(inv, any_goods, self.today)
             .into_iter()
             .filter(|p| !reject || p.irn_code.is_none())
             .take(1)
@@ -1927,8 +1930,9 @@ struct EwbProblem {
 }
 
 /// What stops the invoice's EwbDtls from making an e-way bill, in NIC's order: a Part-A-only
-/// request without a transporter first, then the document type, goods, and Part B.
-fn ewb_problems(inv: &Invoice, any_goods: bool) -> Vec<EwbProblem> {
+/// request without a transporter first, then the document type, goods, Part B, and the
+/// transport document's date.
+fn ewb_problems(inv: &Invoice, any_goods: bool, today: NaiveDate) -> Vec<EwbProblem> {
     let Some(e) = &inv.ewb_dtls else {
         return Vec::new();
     };
@@ -1974,6 +1978,26 @@ fn ewb_problems(inv: &Invoice, any_goods: bool) -> Vec<EwbProblem> {
             format!("Transport document number and date are required for transport mode {m}"),
         ),
         _ => {}
+    }
+    // The transport document's date against the invoice's (NIC answers 4021) and today (4016).
+    if let (Some(trans), Some(doc)) = (
+        e.trans_doc_dt.as_deref().and_then(clock::valid_doc_date),
+        clock::valid_doc_date(&inv.doc_dtls.dt),
+    ) {
+        if trans < doc {
+            add(
+                None,
+                4021,
+                "Transporter document date cannot be earlier than the invoice date.".to_owned(),
+            );
+        }
+        if trans > today {
+            add(
+                None,
+                4016,
+                "Transporter document date cannot be a future date.".to_owned(),
+            );
+        }
     }
     out
 }
@@ -3425,12 +3449,20 @@ mod tests {
                 json!({"AssVal": 20000, "CgstVal": 1800, "SgstVal": 1800, "TotInvVal": 23600}),
             );
         };
-        let cases: [(&str, Mutation, Option<u16>); 7] = [
+        let cases: [(&str, Mutation, Option<u16>); 8] = [
             ("complete", |_| {}, None),
             (
                 "credit note",
                 |v| set(v, "/DocDtls/Typ", json!("CRN")),
                 Some(4010),
+            ),
+            (
+                "transport document before the invoice",
+                |v| {
+                    set(v, "/EwbDtls/TransDocNo", json!("LR/1"));
+                    set(v, "/EwbDtls/TransDocDt", json!("01/01/2025"));
+                },
+                Some(4021),
             ),
             (
                 "distance only",
@@ -3522,11 +3554,12 @@ mod tests {
         assert!(run(&v, &rules, false).iter().any(|x| x.code == 2193));
     }
 
-    /// Outside exports the port master does not decide (NIC signed such B2B invoices).
+    /// Outside exports the port, country and currency masters do not decide (NIC signed such
+    /// B2B invoices: Port "12", CntCode "29").
     #[test]
-    fn port_outside_the_master_on_a_b2b_invoice_is_accepted() {
+    fn export_details_outside_the_masters_on_a_b2b_invoice_are_accepted() {
         let mut v = intra();
-        v["ExpDtls"] = json!({"Port": "12", "CntCode": "IN", "ForCur": "INR"});
+        v["ExpDtls"] = json!({"Port": "12", "CntCode": "29", "ForCur": "INR"});
         assert_eq!(run(&v, &RulesConfig::default(), false), Vec::new());
     }
 

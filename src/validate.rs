@@ -1422,8 +1422,8 @@ impl Validator {
     /// The e-way bill errors of an accepted invoice whose EwbDtls cannot make an e-way bill,
     /// as NIC reports them on the IRN (InfoDtls EWBERR, 4xxx): the first one only, as in
     /// NIC's responses (`EwbDtls {Distance: 0}` on a CRN of services gets 4019 alone). When
-    /// those problems reject the IRN instead (`rules.ewb_errors_reject_irn`), only the one
-    /// without a rejection code (no transporter for Part A) is left to report here.
+    /// those problems reject the IRN instead (`rules.ewb_errors_reject_irn`), only the ones
+    /// without a rejection code (4016, 4019, 4021) are left to report here.
     pub fn ewb_errors(&self, inv: &Invoice) -> Vec<Violation> {
         if inv.ewb_dtls.is_none() {
             return Vec::new();
@@ -1921,8 +1921,8 @@ impl Validator {
     }
 }
 
-/// One reason EwbDtls cannot make an e-way bill: the code that rejects the IRN (2251-2254,
-/// none for a missing transporter) and the e-way bill system's own (4xxx).
+/// One reason EwbDtls cannot make an e-way bill: the code that rejects the IRN (2251-2254;
+/// none for 4016, 4019 and 4021) and the e-way bill system's own (4xxx).
 struct EwbProblem {
     irn_code: Option<u16>,
     ewb_code: u16,

@@ -3441,13 +3441,22 @@ mod tests {
     #[test]
     fn ewb_problems_ride_on_the_accepted_irn_by_default() {
         let rules = RulesConfig::default();
-        let services_only = |v: &mut Value| {
+        fn services_only(v: &mut Value) {
             v["ItemList"].as_array_mut().unwrap().remove(0);
             set(
                 v,
                 "/ValDtls",
                 json!({"AssVal": 20000, "CgstVal": 1800, "SgstVal": 1800, "TotInvVal": 23600}),
             );
+        }
+        // The codes that ride on the accepted IRN under `rules`.
+        let ewb_codes = |rules: &RulesConfig, v: Value| -> Vec<u16> {
+            let inv: Invoice = serde_json::from_value(v).unwrap();
+            validator(rules, false)
+                .ewb_errors(&inv)
+                .iter()
+                .map(|x| x.code)
+                .collect()
         };
         let cases: [(&str, Mutation, Option<u16>); 8] = [
             ("complete", |_| {}, None),
@@ -3484,12 +3493,7 @@ mod tests {
             (
                 "services only, distance only",
                 |v| {
-                    v["ItemList"].as_array_mut().unwrap().remove(0);
-                    set(
-                        v,
-                        "/ValDtls",
-                        json!({"AssVal": 20000, "CgstVal": 1800, "SgstVal": 1800, "TotInvVal": 23600}),
-                    );
+                    services_only(v);
                     set(v, "/EwbDtls", json!({"Distance": 0}));
                 },
                 Some(4019),
@@ -3499,12 +3503,7 @@ mod tests {
             let mut v = ewb();
             mutate(&mut v);
             assert_eq!(run(&v, &rules, false), Vec::new(), "{name}");
-            let inv: Invoice = serde_json::from_value(v).unwrap();
-            let codes: Vec<u16> = validator(&rules, false)
-                .ewb_errors(&inv)
-                .iter()
-                .map(|x| x.code)
-                .collect();
+            let codes = ewb_codes(&rules, v);
             assert_eq!(codes, expected.into_iter().collect::<Vec<_>>(), "{name}");
         }
         // Rejecting instead: a Part B problem is 2254 and nothing rides on the response; a
@@ -3514,18 +3513,11 @@ mod tests {
         let mut rail = ewb();
         set(&mut rail, "/EwbDtls/TransMode", json!("2"));
         assert_eq!(run(&rail, &reject, false)[0].code, 2254);
-        let inv: Invoice = serde_json::from_value(rail).unwrap();
-        assert!(validator(&reject, false).ewb_errors(&inv).is_empty());
+        assert!(ewb_codes(&reject, rail).is_empty());
         let mut part_a = ewb();
         set(&mut part_a, "/EwbDtls", json!({"Distance": 0}));
         assert_eq!(run(&part_a, &reject, false), Vec::new());
-        let inv: Invoice = serde_json::from_value(part_a).unwrap();
-        let codes: Vec<u16> = validator(&reject, false)
-            .ewb_errors(&inv)
-            .iter()
-            .map(|x| x.code)
-            .collect();
-        assert_eq!(codes, [4019]);
+        assert_eq!(ewb_codes(&reject, part_a), [4019]);
     }
 
     /// 2273 is for PIN 999999 on a dispatch from an Indian state; Other Territory keeps it.

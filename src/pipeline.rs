@@ -471,9 +471,12 @@ fn read_stage(
         };
         match source {
             Source::Shared(map) => {
-                for piece in map.chunks(READ_CHUNK_BYTES) {
+                for (k, piece) in map.chunks(READ_CHUNK_BYTES).enumerate() {
                     if closed.get() || shared.abort.load(Ordering::Relaxed) {
                         return Ok(all_warnings);
+                    }
+                    if k % READ_AHEAD_CHUNKS == 0 {
+                        read_ahead(&map, k * READ_CHUNK_BYTES);
                     }
                     shared.progress.add_bytes(piece.len() as u64);
                     framer.push(piece, &mut emit);
@@ -503,6 +506,37 @@ fn read_stage(
         let _ = tx.send(batch);
     }
     Ok(all_warnings)
+}
+
+/// How far ahead of the framer a mapped input is read in, in chunks (64 MiB): far enough
+/// that the disk works while the parsers do, so a file not in the page cache does not stall
+/// them. On a cold 466 MB input, 64 MiB ran `check` at 128k invoices/s and 16 MiB at 118k
+/// (three interleaved pairs).
+const READ_AHEAD_CHUNKS: usize = 64;
+
+/// Asks the kernel to start reading the window after the one the framer is entering into the
+/// page cache, asynchronously (see [`read_ahead_range`]). The pages are not mapped, so RSS
+/// does not grow. Interleaved runs of `check` on 200k invoices (16 MiB windows): 110k -> 149k
+/// invoices/s with the file out of the page cache, 166k -> 174k with it cached.
+fn read_ahead(map: &SharedInput, at: usize) {
+    let SharedInput::Mapped(m) = map else { return };
+    if let Some((from, len)) = read_ahead_range(m.len(), at) {
+        // Only a hint: reading is correct without it.
+        let _ = m.advise_range(memmap2::Advice::WillNeed, from, len);
+    }
+}
+
+/// The range to read ahead when the framer enters offset `at` of a `total`-byte input: the
+/// window after the current one, or the first two windows at the start.
+fn read_ahead_range(total: usize, at: usize) -> Option<(usize, usize)> {
+    let window = READ_AHEAD_CHUNKS * READ_CHUNK_BYTES;
+    let (from, span) = if at == 0 {
+        (0, 2 * window)
+    } else {
+        (at.checked_add(window)?, window)
+    };
+    let len = total.checked_sub(from)?.min(span);
+    (len > 0).then_some((from, len))
 }
 
 /// Drops the pages of `map[from..from + len]` from this process; they stay in the page cache.
@@ -656,6 +690,19 @@ mod tests {
         release_pages(map, 100, (1 << 20) + 5).unwrap();
         // Released pages read back from the page cache.
         assert!(map[..2 << 20].iter().all(|&b| b == b' '));
+    }
+
+    #[test]
+    fn read_ahead_covers_each_window_once_and_stays_in_the_file() {
+        let w = READ_AHEAD_CHUNKS * READ_CHUNK_BYTES;
+        let total = 3 * w + 10;
+        assert_eq!(read_ahead_range(total, 0), Some((0, 2 * w)));
+        assert_eq!(read_ahead_range(total, w), Some((2 * w, w)));
+        assert_eq!(read_ahead_range(total, 2 * w), Some((3 * w, 10)));
+        assert_eq!(read_ahead_range(total, 3 * w), None);
+        assert_eq!(read_ahead_range(100, 0), Some((0, 100)));
+        assert_eq!(read_ahead_range(0, 0), None);
+        assert_eq!(read_ahead_range(usize::MAX, usize::MAX - 1), None);
     }
 
     #[test]

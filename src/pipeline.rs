@@ -516,8 +516,9 @@ const READ_AHEAD_CHUNKS: usize = 64;
 
 /// Asks the kernel to start reading the window after the one the framer is entering into the
 /// page cache, asynchronously (see [`read_ahead_range`]). The pages are not mapped, so RSS
-/// does not grow. Interleaved runs of `check` on 200k invoices (16 MiB windows): 110k -> 149k
-/// invoices/s with the file out of the page cache, 166k -> 174k with it cached.
+/// does not grow. Interleaved runs of `check` on 200k invoices (16 MiB windows, means of
+/// 7 pairs): 112k -> 145k invoices/s with the file out of the page cache; 150k -> 164k and
+/// 166k -> 174k in two series with it cached.
 fn read_ahead(map: &SharedInput, at: usize) {
     let SharedInput::Mapped(m) = map else { return };
     if let Some((from, len)) = read_ahead_range(m.len(), at) {

@@ -1258,8 +1258,11 @@ impl<'m> Generator<'m> {
 
         // Items.
         let n = (1 + rng.index(self.max_items).min(rng.index(self.max_items))).max(shape.min_items);
-        // Goods only, services only, or a mix (never mixed under IgstOnIntra, rule 2249).
-        let mix = if igst_on_intra.is_some() {
+        // Goods only, services only, or a mix: never mixed where IGST is charged within the
+        // seller's state (IgstOnIntra, or an SEZ buyer in the seller's state; rule 2249).
+        let igst_in_own_state = igst_on_intra.is_some()
+            || (matches!(sup, Sup::SezWp | Sup::SezWop) && pos == seller.state);
+        let mix = if igst_in_own_state {
             0
         } else {
             rng.weighted(&[60, 25, 15])
@@ -1869,7 +1872,7 @@ mod tests {
             (h ^ u64::from(*c)).wrapping_mul(0x100_0000_01b3)
         });
         assert_eq!(
-            fnv, 3_257_992_148_396_108_553,
+            fnv, 16_038_557_631_697_474_386,
             "output changed; update if intended"
         );
     }

@@ -107,6 +107,7 @@ pub mod codes {
     pub const BUYER_SEZ: u16 = 2246;
     pub const BUYER_NOT_SEZ: u16 = 2247;
     pub const EXPORT_URP: u16 = 2248;
+    pub const GOODS_SERVICE_MIX: u16 = 2249;
     pub const EWB_GOODS: u16 = 2251;
     pub const EWB_DOC_TYPE: u16 = 2252;
     pub const EWB_ROAD: u16 = 2253;
@@ -1333,10 +1334,22 @@ impl Validator {
             _ => self.hsn_min_digits,
         };
         let mut sums = Sums::default();
-        let mut any_goods = false;
+        let (mut any_goods, mut any_service) = (false, false);
         for (i, it) in inv.item_list.iter().enumerate() {
             any_goods |= it.is_servc != "Y";
+            any_service |= it.is_servc == "Y";
             self.item_rules(s, i, it, min_digits, regime, rcm, &mut sums);
+        }
+        // IGST with POS in the supplier's own state (IgstOnIntra, or SEZ in the same state):
+        // goods and services may not share the invoice.
+        if any_goods && any_service && matches!(regime, Regime::Igst { .. }) {
+            if let (Some(a), Some(p)) = (seller_state, pos_n) {
+                if a == p {
+                    s.push(GOODS_SERVICE_MIX, None, || {
+                        "Combination of goods and service items are not allowed for inter state transaction with POS same as the supplier state".to_owned()
+                    });
+                }
+            }
         }
         sums.settle();
         self.sl_no_unique(s, &inv.item_list);
@@ -2351,11 +2364,28 @@ mod tests {
         v
     }
 
+    /// Goods only: IGST within the supplier's state may not mix goods and services (2249).
     fn igst_on_intra() -> Value {
+        let mut v = igst_on_intra_mixed();
+        goods_only(&mut v);
+        v
+    }
+
+    fn igst_on_intra_mixed() -> Value {
         let mut v = intra();
         v["TranDtls"]["IgstOnIntra"] = json!("Y");
         to_igst(&mut v);
         v
+    }
+
+    /// Drops the service item (item 2) and its IGST from the totals.
+    fn goods_only(v: &mut Value) {
+        if let Some(items) = v["ItemList"].as_array_mut() {
+            items.truncate(1);
+        }
+        v["ValDtls"]["AssVal"] = json!(100000);
+        v["ValDtls"]["IgstVal"] = json!(18000);
+        v["ValDtls"]["TotInvVal"] = json!(118000);
     }
 
     /// Courier service to a foreign POS from a domestic supplier (Jan 2023 rule).
@@ -3112,6 +3142,21 @@ mod tests {
                 2162,
             ),
             case(
+                "goods and services under igst on intra",
+                intra,
+                |v| {
+                    set(v, "/TranDtls/IgstOnIntra", json!("Y"));
+                    to_igst(v);
+                },
+                2249,
+            ),
+            case(
+                "goods and services to an sez in the supplier's state",
+                sez,
+                |v| set(v, "/BuyerDtls/Pos", json!("29")),
+                2249,
+            ),
+            case(
                 "igst on intra pos",
                 inter,
                 |v| set(v, "/TranDtls/IgstOnIntra", json!("Y")),
@@ -3434,6 +3479,31 @@ mod tests {
             }
         }
         assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+
+    /// 2249 only where IGST is charged within the supplier's own state: the same mix is fine
+    /// intra-state, inter-state and to an SEZ elsewhere, and one kind of item is fine anywhere.
+    #[test]
+    fn goods_and_services_mix_only_under_igst_within_the_supplier_state() {
+        let rules = RulesConfig::default();
+        let codes =
+            |v: &Value| -> Vec<u16> { run(v, &rules, false).iter().map(|x| x.code).collect() };
+        assert_eq!(codes(&igst_on_intra_mixed()), vec![2249]);
+        for (name, v) in [
+            ("intra", intra()),
+            ("inter", inter()),
+            ("sez", sez()),
+            ("igst on intra", igst_on_intra()),
+        ] {
+            assert_eq!(codes(&v), Vec::<u16>::new(), "{name}");
+        }
+        let mut services = igst_on_intra_mixed();
+        services["ItemList"].as_array_mut().unwrap().remove(0);
+        set(&mut services, "/ItemList/0/SlNo", json!("1"));
+        set(&mut services, "/ValDtls/AssVal", json!(20000));
+        set(&mut services, "/ValDtls/IgstVal", json!(3600));
+        set(&mut services, "/ValDtls/TotInvVal", json!(23600));
+        assert_eq!(codes(&services), Vec::<u16>::new(), "services only");
     }
 
     /// By default an e-way bill problem does not cost the IRN: the invoice is accepted and the

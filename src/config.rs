@@ -109,6 +109,11 @@ pub struct RulesConfig {
     /// B2B: a ship-to state other than POS is 2245 (the reference's rule; NIC-signed
     /// bill-to-ship-to invoices break it, so off).
     pub ship_to_state_equals_pos: bool,
+    /// A ship-to GSTIN equal to the recipient's is 2323 on documents dated on or after
+    /// `ship_gstin_distinct_from` (GSTN advisory of 17 June 2026; NIC's sandbox answers 2323).
+    pub ship_gstin_distinct: bool,
+    /// The document date (`YYYY-MM-DD`) from which `ship_gstin_distinct` applies.
+    pub ship_gstin_distinct_from: String,
     /// E-way bill problems reject the IRN (2251-2254) instead of riding on the accepted
     /// response as InfoDtls EWBERR (4xxx), which is what NIC-signed responses show.
     pub ewb_errors_reject_irn: bool,
@@ -148,6 +153,8 @@ impl Default for RulesConfig {
             item_oth_chrg_sum: false,
             sez_recipient_pos_96: false,
             ship_to_state_equals_pos: false,
+            ship_gstin_distinct: true,
+            ship_gstin_distinct_from: "2026-08-01".to_owned(),
             ewb_errors_reject_irn: false,
             tot_amt_qty_price: true,
             pin_state_check: true,
@@ -184,8 +191,13 @@ impl RulesConfig {
         }
     }
 
+    /// Whether a ship-to GSTIN must differ from the recipient's on a document dated `doc_date`.
+    pub fn ship_gstin_distinct_for(&self, doc_date: NaiveDate) -> bool {
+        self.ship_gstin_distinct && on_or_after(doc_date, &self.ship_gstin_distinct_from)
+    }
+
     /// The date keys, named, for the load-time check.
-    fn dates(&self) -> [(&'static str, &str); 4] {
+    fn dates(&self) -> [(&'static str, &str); 5] {
         [
             ("upper_case_doc_no_from", &self.upper_case_doc_no_from),
             ("reporting_window_from", &self.reporting_window_from),
@@ -194,6 +206,7 @@ impl RulesConfig {
                 &self.reporting_window_aato_from,
             ),
             ("hsn_min_digits_from", &self.hsn_min_digits_from),
+            ("ship_gstin_distinct_from", &self.ship_gstin_distinct_from),
         ]
     }
 

@@ -123,6 +123,7 @@ pub mod codes {
     pub const CESS_AMT: u16 = 2266;
     pub const STATE_CESS_AMT: u16 = 2267;
     pub const DISP_PIN_FOREIGN: u16 = 2273;
+    pub const SHIP_GSTIN_IS_BUYER: u16 = 2323;
     pub const GSTIN_INVALID: u16 = 3028;
     pub const GSTIN_INACTIVE: u16 = 3029;
     pub const BUYER_PIN_STATE: u16 = 3039;
@@ -1001,6 +1002,19 @@ impl Validator {
             if check && g != "URP" && gstin::shape_ok(g) && !gstin::checksum_ok(g) {
                 s.push(GSTIN_INVALID, None, || {
                     format!("Ship-to GSTIN {g} is invalid")
+                });
+            }
+        }
+        // Bill-to-ship-to needs a consignee distinct from the buyer (GSTN advisory of 17 June
+        // 2026). Keyed on the document date, so documents NIC signed before still pass.
+        if let Some(g) = inv.ship_dtls.as_ref().and_then(|x| x.gstin.as_deref()) {
+            if g != "URP"
+                && g.eq_ignore_ascii_case(&bd.gstin)
+                && clock::valid_doc_date(&inv.doc_dtls.dt)
+                    .is_some_and(|d| self.rules.ship_gstin_distinct_for(d))
+            {
+                s.push(SHIP_GSTIN_IS_BUYER, None, || {
+                    format!("Ship-to GSTIN {g} cannot be the same as the recipient GSTIN")
                 });
             }
         }
@@ -3142,6 +3156,12 @@ mod tests {
                 2162,
             ),
             case(
+                "ship-to gstin is the buyer's, after the advisory",
+                full,
+                |v| set(v, "/DocDtls/Dt", json!("10/08/2026")),
+                2323,
+            ),
+            case(
                 "goods and services under igst on intra",
                 intra,
                 |v| {
@@ -3479,6 +3499,51 @@ mod tests {
             }
         }
         assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+
+    /// 2323 from the document date of the advisory on, and only for the buyer's own GSTIN.
+    #[test]
+    fn ship_to_gstin_must_differ_from_the_buyer_from_august_2026() {
+        let codes = |v: &Value, rules: &RulesConfig| -> Vec<u16> {
+            let today = NaiveDate::from_ymd_opt(2026, 9, 1).unwrap();
+            let inv: Invoice = serde_json::from_value(v.clone()).unwrap();
+            Validator::new(rules, masters(), None, today)
+                .validate(&inv)
+                .iter()
+                .map(|x| x.code)
+                .collect()
+        };
+        let rules = RulesConfig::default();
+        let mut v = full();
+        set(&mut v, "/DocDtls/Dt", json!("01/08/2026"));
+        assert_eq!(codes(&v, &rules), vec![2323]);
+        set(
+            &mut v,
+            "/ShipDtls/Gstin",
+            json!(intra_buyer().to_lowercase()),
+        );
+        // Lower case also breaks the GSTIN pattern (2140); it is still the buyer's GSTIN.
+        assert_eq!(codes(&v, &rules), vec![2140, 2323], "case-insensitive");
+        set(&mut v, "/ShipDtls/Gstin", json!(intra_buyer()));
+        set(&mut v, "/DocDtls/Dt", json!("31/07/2026"));
+        assert_eq!(
+            codes(&v, &rules),
+            Vec::<u16>::new(),
+            "dated before the advisory"
+        );
+        set(&mut v, "/DocDtls/Dt", json!("01/08/2026"));
+        set(&mut v, "/ShipDtls/Gstin", json!("URP"));
+        assert_eq!(
+            codes(&v, &rules),
+            Vec::<u16>::new(),
+            "unregistered consignee"
+        );
+        set(&mut v, "/ShipDtls/Gstin", json!(intra_buyer()));
+        let off = RulesConfig {
+            ship_gstin_distinct: false,
+            ..RulesConfig::default()
+        };
+        assert_eq!(codes(&v, &off), Vec::<u16>::new(), "switched off");
     }
 
     /// 2249 only where IGST is charged within the supplier's own state: the same mix is fine

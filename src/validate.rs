@@ -281,6 +281,8 @@ enum Pat {
     TransDocNo,
     /// `[A-Za-z0-9]+` (VehNo).
     Alnum,
+    /// `[A-Za-z]+` (Unit).
+    Letters,
     /// `[a-zA-Z0-9+_.-]+@[a-zA-Z0-9.-]+`.
     Email,
 }
@@ -300,6 +302,7 @@ impl Pat {
                 .iter()
                 .all(|&c| c.is_ascii_alphanumeric() || c == b'/' || c == b'-'),
             Pat::Alnum => b.iter().all(u8::is_ascii_alphanumeric),
+            Pat::Letters => b.iter().all(u8::is_ascii_alphabetic),
             Pat::Email => email_ok(b),
         }
     }
@@ -314,6 +317,7 @@ impl Pat {
             Pat::DocNo => "^([a-zA-Z1-9]{1}[a-zA-Z0-9/-]{0,15})$",
             Pat::TransDocNo => "^([a-zA-Z0-9/-]{1,15})$",
             Pat::Alnum => "letters and digits only",
+            Pat::Letters => "letters only",
             Pat::Email => "an e-mail address ^[a-zA-Z0-9+_.-]+@[a-zA-Z0-9.-]+$",
         }
     }
@@ -2036,6 +2040,8 @@ fn item_schema(s: &mut Sink, i: usize, it: &Item) {
     opt_text(s, Path::Item(i, "Barcde"), &it.barcde, 3, 30, Pat::Noq);
     opt_num(s, Path::Item(i, "Qty"), it.qty, QTY);
     opt_num(s, Path::Item(i, "FreeQty"), it.free_qty, QTY);
+    // The schema's `^[A-Za-z]{3,8}$`; the UQC master (2177) is checked as a business rule.
+    opt_text(s, Path::Item(i, "Unit"), &it.unit, 3, 8, Pat::Letters);
     num(s, Path::Item(i, "UnitPrice"), it.unit_price, PRICE);
     num(s, Path::Item(i, "TotAmt"), it.tot_amt, AMT);
     opt_num(s, Path::Item(i, "Discount"), it.discount, AMT);
@@ -3160,6 +3166,12 @@ mod tests {
                 full,
                 |v| set(v, "/DocDtls/Dt", json!("10/08/2026")),
                 2323,
+            ),
+            case(
+                "unit of two letters",
+                intra,
+                |v| set(v, "/ItemList/0/Unit", json!("NO")),
+                2140,
             ),
             case(
                 "goods and services under igst on intra",

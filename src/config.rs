@@ -89,6 +89,9 @@ pub struct RulesConfig {
     /// NIC code for the reporting-window rejection (2305 in ClearTax's list of NIC codes;
     /// unconfirmed in the reference).
     pub reporting_window_error_code: u16,
+    /// The code of a payload not per the schema: 2140 (the reference) or 5002 (what NIC's
+    /// responses show for field-level schema failures).
+    pub schema_error_code: u16,
     /// Minimum HSN digits for sellers above `hsn_small_aato_crore` (and when the AATO is unknown).
     pub hsn_min_digits: usize,
     /// The day from which `hsn_min_digits` is enforced; before it every seller may use
@@ -144,6 +147,7 @@ impl Default for RulesConfig {
             reporting_window_aato_from: "2025-04-01".to_owned(),
             reporting_window_aato_crore: 10.0,
             reporting_window_error_code: 2305,
+            schema_error_code: 2140,
             hsn_min_digits: 6,
             hsn_min_digits_from: "2023-12-15".to_owned(),
             hsn_min_digits_small: 4,
@@ -386,6 +390,12 @@ impl Settings {
         if !["rs256", "es256", "eddsa"].contains(&self.signing.algorithm.as_str()) {
             return Err("signing.algorithm must be rs256, es256 or eddsa".into());
         }
+        if ![2140, 5002].contains(&self.rules.schema_error_code) {
+            return Err(format!(
+                "rules.schema_error_code must be 2140 or 5002, not {}",
+                self.rules.schema_error_code
+            ));
+        }
         for (key, value) in self.rules.dates() {
             if config_date(value).is_none() {
                 return Err(format!(
@@ -419,6 +429,9 @@ mod tests {
         assert_eq!(r.hsn_min_digits_on(day(2023, 12, 15)), 6);
         assert!(!r.upper_case_doc_no_on(day(2025, 5, 31)));
         assert!(r.upper_case_doc_no_on(day(2025, 6, 1)));
+        // By the document's date, not the run's clock.
+        assert!(!r.ship_gstin_distinct_for(day(2026, 7, 31)));
+        assert!(r.ship_gstin_distinct_for(day(2026, 8, 1)));
         let off = RulesConfig {
             upper_case_doc_no: false,
             ..RulesConfig::default()
@@ -434,6 +447,15 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("reporting_window_from"), "{err}");
+    }
+
+    #[test]
+    fn the_schema_code_is_2140_or_5002() {
+        let ok = Settings::parse("[rules]\nschema_error_code = 5002\n", Path::new("x.toml"));
+        assert_eq!(ok.map(|s| s.rules.schema_error_code).ok(), Some(5002));
+        let err = Settings::parse("[rules]\nschema_error_code = 2150\n", Path::new("x.toml"))
+            .unwrap_err();
+        assert!(err.to_string().contains("schema_error_code"), "{err}");
     }
 
     #[test]

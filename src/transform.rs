@@ -81,6 +81,15 @@ pub fn process(raw: RawRecord, ctx: &TransformContext<'_>) -> Processed {
             }
         },
     };
+    let mut outcome = outcome;
+    let schema_code = ctx.validator.schema_error_code();
+    if let Outcome::Rejected { violations, .. } = &mut outcome {
+        if schema_code != SCHEMA_CODE {
+            for v in violations.iter_mut().filter(|v| v.code == SCHEMA_CODE) {
+                v.code = schema_code;
+            }
+        }
+    }
     Processed {
         seq: raw.seq,
         input: raw.input,
@@ -89,6 +98,9 @@ pub fn process(raw: RawRecord, ctx: &TransformContext<'_>) -> Processed {
         outcome,
     }
 }
+
+/// The reference's code for a payload not per the schema (see `rules.schema_error_code`).
+const SCHEMA_CODE: u16 = 2140;
 
 fn rejected(violations: Vec<Violation>) -> Outcome {
     Outcome::Rejected {
@@ -216,5 +228,56 @@ fn summary_from_json(bytes: &[u8]) -> DocSummary {
         doc_no: text("/DocDtls/No"),
         doc_date: text("/DocDtls/Dt"),
         seller_gstin: text("/SellerDtls/Gstin"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::config::RulesConfig;
+    use crate::masters::Masters;
+    use crate::read::Framed;
+
+    fn outcome_codes(body: Framed, schema_error_code: u16) -> Vec<u16> {
+        let rules = RulesConfig {
+            schema_error_code,
+            ..RulesConfig::default()
+        };
+        let masters = Arc::new(Masters::embedded().unwrap());
+        let today = chrono::NaiveDate::from_ymd_opt(2025, 6, 20).unwrap();
+        let validator = Validator::new(&rules, masters, None, today);
+        let ctx = TransformContext {
+            validator: &validator,
+            upper_case_doc_no: true,
+            keep_canonical: false,
+        };
+        let raw = RawRecord {
+            seq: 1,
+            input: 0,
+            offset: 0,
+            body,
+        };
+        match process(raw, &ctx).outcome {
+            Outcome::Rejected { violations, .. } => violations.iter().map(|v| v.code).collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// `rules.schema_error_code` renames every schema failure (typed checks, structure errors,
+    /// malformed JSON) and nothing else.
+    #[test]
+    fn schema_failures_take_the_configured_code() {
+        let unknown_field = br#"{"Version":"1.1","Nope":1}"#.to_vec();
+        let bad = |code| outcome_codes(Framed::Json(unknown_field.clone().into()), code);
+        assert!(bad(2140).iter().all(|c| *c == 2140) && !bad(2140).is_empty());
+        assert!(bad(5002).iter().all(|c| *c == 5002) && !bad(5002).is_empty());
+        let broken = |code| outcome_codes(Framed::Bad("truncated".to_owned()), code);
+        assert_eq!(broken(5002), vec![5002]);
+        // The size limit keeps its own code.
+        let too_large = |code| outcome_codes(Framed::TooLarge("huge".to_owned()), code);
+        assert_eq!(too_large(2140), vec![5002]);
+        assert_eq!(too_large(5002), vec![5002]);
     }
 }

@@ -613,6 +613,12 @@ impl Validator {
         }
     }
 
+    /// The code reported for a payload not per the schema (`rules.schema_error_code`); the
+    /// validator itself always says 2140, and the transform stage maps it.
+    pub fn schema_error_code(&self) -> u16 {
+        self.rules.schema_error_code
+    }
+
     /// Every rule the invoice breaks, in a stable order (schema first, then business rules);
     /// empty = valid.
     pub fn validate(&self, inv: &Invoice) -> Vec<Violation> {

@@ -32,7 +32,14 @@
 //!   (the advisory: dated 1 April, refused after 30 April).
 //! - Rules that came into force on a date follow the run's clock (`today`), as the IRP
 //!   applied them: no reporting window before 1 Nov 2023, AATO >= 100 crore until
-//!   31 Mar 2025, >= 10 crore from 1 Apr 2025; 6-digit HSN from 15 Dec 2023.
+//!   31 Mar 2025, >= 10 crore from 1 Apr 2025; 6-digit HSN from 15 Dec 2023. The one
+//!   exception is 2323 (a ship-to GSTIN equal to the buyer's), keyed on the document date
+//!   (from 1 Aug 2026), because NIC signed that shape for years before.
+//! - Goods and services together where IGST is charged within the supplier's own state
+//!   (IgstOnIntra, or an SEZ buyer in the same state) is 2249.
+//! - `Unit` fails the schema (2140) unless it is 3-8 letters, before the UQC master's 2177.
+//! - Every schema failure is 2140 here; `rules.schema_error_code = 5002` renames them in the
+//!   transform stage (NIC's responses use 5002 for field-level schema failures).
 
 use std::fmt;
 use std::sync::Arc;

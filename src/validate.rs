@@ -2010,16 +2010,28 @@ fn ewb_problems(inv: &Invoice, any_goods: bool, today: NaiveDate) -> Vec<EwbProb
             "E-way bill needs at least one goods item (non-service HSN)".to_owned(),
         );
     }
+    // Part B, with NIC's e-way bill codes: the number first (4011/4012), then the vehicle
+    // type or the document date (4022/4023); the IRN's rejection code is one per mode.
     match e.trans_mode.as_deref() {
-        Some("1") if e.veh_no.is_none() || e.veh_type.is_none() => add(
+        Some("1") if e.veh_no.is_none() => add(
             Some(EWB_ROAD),
             4011,
-            "Vehicle number and vehicle type are required for transport mode road".to_owned(),
+            "Vehicle number should be passed in case of transportation mode is Road.".to_owned(),
         ),
-        Some(m @ ("2" | "3" | "4")) if e.trans_doc_no.is_none() || e.trans_doc_dt.is_none() => add(
+        Some("1") if e.veh_type.is_none() => add(
+            Some(EWB_ROAD),
+            4022,
+            "Vehicle type should be passed in case of transportation mode is Road.".to_owned(),
+        ),
+        Some("2" | "3" | "4") if e.trans_doc_no.is_none() => add(
             Some(EWB_NON_ROAD),
             4012,
-            format!("Transport document number and date are required for transport mode {m}"),
+            "The transport document number should be passed in case of transportation mode is other than Road.".to_owned(),
+        ),
+        Some("2" | "3" | "4") if e.trans_doc_dt.is_none() => add(
+            Some(EWB_NON_ROAD),
+            4023,
+            "The transport document date should be passed in case of transportation mode is other than Road.".to_owned(),
         ),
         _ => {}
     }
@@ -3618,7 +3630,7 @@ mod tests {
                 .map(|x| x.code)
                 .collect()
         };
-        let cases: [(&str, Mutation, Option<u16>); 8] = [
+        let cases: [(&str, Mutation, Option<u16>); 10] = [
             ("complete", |_| {}, None),
             (
                 "credit note",
@@ -3644,9 +3656,22 @@ mod tests {
                 Some(4011),
             ),
             (
+                "road without vehicle type",
+                |v| del(v, "/EwbDtls/VehType"),
+                Some(4022),
+            ),
+            (
                 "rail without doc",
                 |v| set(v, "/EwbDtls/TransMode", json!("2")),
                 Some(4012),
+            ),
+            (
+                "rail with a doc number but no date",
+                |v| {
+                    set(v, "/EwbDtls/TransMode", json!("2"));
+                    set(v, "/EwbDtls/TransDocNo", json!("RR/7"));
+                },
+                Some(4023),
             ),
             ("services only", services_only, Some(4009)),
             // NIC's order: the missing transporter comes before the services-only rule.

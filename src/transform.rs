@@ -13,6 +13,7 @@ use crate::model::Invoice;
 use crate::read::Framed;
 use crate::record::{Accepted, DocSummary, Outcome, Processed, QrFacts, RawRecord};
 use crate::schema;
+use crate::validate::codes::SCHEMA;
 use crate::validate::Validator;
 
 /// What the transform needs besides the record.
@@ -46,7 +47,7 @@ pub fn parse(bytes: &[u8]) -> Result<Invoice, String> {
 
 /// Parses, validates and hashes one record.
 pub fn process(raw: RawRecord, ctx: &TransformContext<'_>) -> Processed {
-    let (doc, outcome) = match &raw.body {
+    let (doc, mut outcome) = match &raw.body {
         Framed::Bad(message) => (
             DocSummary::default(),
             rejected(vec![Violation::new(2140, message.clone())]),
@@ -81,11 +82,10 @@ pub fn process(raw: RawRecord, ctx: &TransformContext<'_>) -> Processed {
             }
         },
     };
-    let mut outcome = outcome;
     let schema_code = ctx.validator.schema_error_code();
     if let Outcome::Rejected { violations, .. } = &mut outcome {
-        if schema_code != SCHEMA_CODE {
-            for v in violations.iter_mut().filter(|v| v.code == SCHEMA_CODE) {
+        if schema_code != SCHEMA {
+            for v in violations.iter_mut().filter(|v| v.code == SCHEMA) {
                 v.code = schema_code;
             }
         }
@@ -98,9 +98,6 @@ pub fn process(raw: RawRecord, ctx: &TransformContext<'_>) -> Processed {
         outcome,
     }
 }
-
-/// The reference's code for a payload not per the schema (see `rules.schema_error_code`).
-const SCHEMA_CODE: u16 = 2140;
 
 fn rejected(violations: Vec<Violation>) -> Outcome {
     Outcome::Rejected {

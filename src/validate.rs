@@ -1455,7 +1455,7 @@ impl Validator {
 
         // --- e-way bill ---
         if self.rules.ewb_errors_reject_irn {
-            for p in ewb_problems(inv, any_goods, self.today) {
+            for p in ewb_problems(inv, any_goods, self.today, self.rules.gstin_checksum) {
                 if let Some(code) = p.irn_code {
                     s.push(code, None, move || p.message);
                 }
@@ -1467,14 +1467,14 @@ impl Validator {
     /// as NIC reports them on the IRN (InfoDtls EWBERR, 4xxx): the first one only, as in
     /// NIC's responses (`EwbDtls {Distance: 0}` on a CRN of services gets 4019 alone). When
     /// those problems reject the IRN instead (`rules.ewb_errors_reject_irn`), only the ones
-    /// without a rejection code (4016, 4019, 4021) are left to report here.
+    /// without a rejection code (4016, 4018, 4019, 4021, 4024) are left to report here.
     pub fn ewb_errors(&self, inv: &Invoice) -> Vec<Violation> {
         if inv.ewb_dtls.is_none() {
             return Vec::new();
         }
         let reject = self.rules.ewb_errors_reject_irn;
         let any_goods = inv.item_list.iter().any(|it| it.is_servc != "Y");
-        ewb_problems(inv, any_goods, self.today)
+        ewb_problems(inv, any_goods, self.today, self.rules.gstin_checksum)
             .into_iter()
             .filter(|p| !reject || p.irn_code.is_none())
             .take(1)
@@ -1966,17 +1966,22 @@ impl Validator {
 }
 
 /// One reason EwbDtls cannot make an e-way bill: the code that rejects the IRN (2251-2254;
-/// none for 4016, 4019 and 4021) and the e-way bill system's own (4xxx).
+/// none for 4016, 4018, 4019, 4021 and 4024) and the e-way bill system's own (4xxx).
 struct EwbProblem {
     irn_code: Option<u16>,
     ewb_code: u16,
     message: String,
 }
 
-/// What stops the invoice's EwbDtls from making an e-way bill, in NIC's order: a Part-A-only
-/// request without a transporter first, then the document type, goods, Part B, and the
-/// transport document's date.
-fn ewb_problems(inv: &Invoice, any_goods: bool, today: NaiveDate) -> Vec<EwbProblem> {
+/// What stops the invoice's EwbDtls from making an e-way bill, in NIC's order: Part A's
+/// transporter (missing, or an id that fails the GSTIN checksum when `checksum` is on) first,
+/// then the document type, goods, Part B, and the transport document's date.
+fn ewb_problems(
+    inv: &Invoice,
+    any_goods: bool,
+    today: NaiveDate,
+    checksum: bool,
+) -> Vec<EwbProblem> {
     let Some(e) = &inv.ewb_dtls else {
         return Vec::new();
     };
@@ -1994,6 +1999,13 @@ fn ewb_problems(inv: &Invoice, any_goods: bool, today: NaiveDate) -> Vec<EwbProb
             4019,
             "Provide Transporter ID in order to generate Part A of e-Way Bill".to_owned(),
         );
+    }
+    // A transporter id is a GSTIN or a TRANSIN, both with the GSTIN check character; the
+    // schema checked the shape. NIC's e-way bill system answers 4018 (no IRN code is known).
+    if let Some(t) = e.trans_id.as_deref() {
+        if checksum && gstin::shape_ok(t) && !gstin::checksum_ok(t) {
+            add(None, 4018, "Invalid Transporter ID".to_owned());
+        }
     }
     let typ = &inv.doc_dtls.typ;
     if typ.eq_ignore_ascii_case("CRN") || typ.eq_ignore_ascii_case("DBN") {
@@ -2034,6 +2046,15 @@ fn ewb_problems(inv: &Invoice, any_goods: bool, today: NaiveDate) -> Vec<EwbProb
             "The transport document date should be passed in case of transportation mode is other than Road.".to_owned(),
         ),
         _ => {}
+    }
+    // Over-dimensional cargo moves by road or ship only (NIC's newer list; its older one
+    // said road only).
+    if matches!(e.trans_mode.as_deref(), Some("2" | "3")) && e.veh_type.as_deref() == Some("O") {
+        add(
+            None,
+            4024,
+            "Vehicle type should not be ODC when transmode is other than road and ship".to_owned(),
+        );
     }
     // The transport document's date against the invoice's (NIC answers 4021) and today (4016).
     if let (Some(trans), Some(doc)) = (
@@ -3630,7 +3651,7 @@ mod tests {
                 .map(|x| x.code)
                 .collect()
         };
-        let cases: [(&str, Mutation, Option<u16>); 10] = [
+        let cases: [(&str, Mutation, Option<u16>); 14] = [
             ("complete", |_| {}, None),
             (
                 "credit note",
@@ -3673,6 +3694,46 @@ mod tests {
                 },
                 Some(4023),
             ),
+            (
+                "valid transporter id",
+                |v| set(v, "/EwbDtls/TransId", json!(g("29AAACT1234A1Z"))),
+                None,
+            ),
+            (
+                "transporter id failing the checksum",
+                |v| {
+                    let good = g("29AAACT1234A1Z");
+                    let last = if good.ends_with('A') { "B" } else { "A" };
+                    set(
+                        v,
+                        "/EwbDtls/TransId",
+                        json!(format!("{}{last}", &good[..14])),
+                    );
+                },
+                Some(4018),
+            ),
+            (
+                "ODC by air",
+                |v| {
+                    set(v, "/EwbDtls/TransMode", json!("3"));
+                    set(v, "/EwbDtls/TransDocNo", json!("AWB1"));
+                    let dt = v["DocDtls"]["Dt"].clone();
+                    set(v, "/EwbDtls/TransDocDt", dt);
+                    set(v, "/EwbDtls/VehType", json!("O"));
+                },
+                Some(4024),
+            ),
+            (
+                "ODC by ship",
+                |v| {
+                    set(v, "/EwbDtls/TransMode", json!("4"));
+                    set(v, "/EwbDtls/TransDocNo", json!("BL1"));
+                    let dt = v["DocDtls"]["Dt"].clone();
+                    set(v, "/EwbDtls/TransDocDt", dt);
+                    set(v, "/EwbDtls/VehType", json!("O"));
+                },
+                None,
+            ),
             ("services only", services_only, Some(4009)),
             // NIC's order: the missing transporter comes before the services-only rule.
             (
@@ -3703,6 +3764,21 @@ mod tests {
         set(&mut part_a, "/EwbDtls", json!({"Distance": 0}));
         assert_eq!(run(&part_a, &reject, false), Vec::new());
         assert_eq!(ewb_codes(&reject, part_a), [4019]);
+        // A transporter id failing the checksum rides as 4018 in either mode, and not at all
+        // when the checksum is not enforced (NIC's sandbox ids fail it).
+        let good = g("29AAACT1234A1Z");
+        let bad = format!(
+            "{}{}",
+            &good[..14],
+            if good.ends_with('A') { 'B' } else { 'A' }
+        );
+        let mut transporter = ewb();
+        set(&mut transporter, "/EwbDtls/TransId", json!(bad));
+        assert_eq!(run(&transporter, &reject, false), Vec::new());
+        assert_eq!(ewb_codes(&reject, transporter.clone()), [4018]);
+        let mut lax = RulesConfig::default();
+        lax.gstin_checksum = false;
+        assert!(ewb_codes(&lax, transporter).is_empty());
     }
 
     /// 2273 is for PIN 999999 on a dispatch from an Indian state; Other Territory keeps it.

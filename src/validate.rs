@@ -3776,8 +3776,10 @@ mod tests {
         set(&mut transporter, "/EwbDtls/TransId", json!(bad));
         assert_eq!(run(&transporter, &reject, false), Vec::new());
         assert_eq!(ewb_codes(&reject, transporter.clone()), [4018]);
-        let mut lax = RulesConfig::default();
-        lax.gstin_checksum = false;
+        let lax = RulesConfig {
+            gstin_checksum: false,
+            ..RulesConfig::default()
+        };
         assert!(ewb_codes(&lax, transporter).is_empty());
     }
 

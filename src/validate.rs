@@ -1467,7 +1467,7 @@ impl Validator {
     /// as NIC reports them on the IRN (InfoDtls EWBERR, 4xxx): the first one only, as in
     /// NIC's responses (`EwbDtls {Distance: 0}` on a CRN of services gets 4019 alone). When
     /// those problems reject the IRN instead (`rules.ewb_errors_reject_irn`), only the ones
-    /// without a rejection code (4016, 4018, 4019, 4021, 4024) are left to report here.
+    /// without a rejection code (4014, 4016, 4018, 4019, 4021, 4024) are left to report here.
     pub fn ewb_errors(&self, inv: &Invoice) -> Vec<Violation> {
         if inv.ewb_dtls.is_none() {
             return Vec::new();
@@ -1966,7 +1966,7 @@ impl Validator {
 }
 
 /// One reason EwbDtls cannot make an e-way bill: the code that rejects the IRN (2251-2254;
-/// none for 4016, 4018, 4019, 4021 and 4024) and the e-way bill system's own (4xxx).
+/// none for 4014, 4016, 4018, 4019, 4021 and 4024) and the e-way bill system's own (4xxx).
 struct EwbProblem {
     irn_code: Option<u16>,
     ewb_code: u16,
@@ -1975,7 +1975,8 @@ struct EwbProblem {
 
 /// What stops the invoice's EwbDtls from making an e-way bill, in NIC's order: Part A's
 /// transporter (missing, or an id that fails the GSTIN checksum when `checksum` is on) first,
-/// then the document type, goods, Part B, and the transport document's date.
+/// then the document type, goods, Part B (what is missing, then the vehicle number's format
+/// and ODC), and the transport document's date.
 fn ewb_problems(
     inv: &Invoice,
     any_goods: bool,
@@ -2047,6 +2048,12 @@ fn ewb_problems(
         ),
         _ => {}
     }
+    // NIC's master of vehicle number formats (4014); only for road, where Part B needs one.
+    if e.trans_mode.as_deref() == Some("1") {
+        if let Some(v) = e.veh_no.as_deref().filter(|v| !vehicle_no_ok(v)) {
+            add(None, 4014, format!("Invalid Vehicle Number {}", Shown(v)));
+        }
+    }
     // Over-dimensional cargo moves by road or ship only (NIC's newer list; its older one
     // said road only).
     if matches!(e.trans_mode.as_deref(), Some("2" | "3")) && e.veh_type.as_deref() == Some("O") {
@@ -2077,6 +2084,48 @@ fn ewb_problems(
         }
     }
     out
+}
+
+/// A vehicle number in one of the formats of NIC's general master ("Valid Formats of Vehicle
+/// Numbers", e-invoice portal), upper or lower case: a state's two letters then `12 1234`,
+/// `12 A 1234`, `12 AB 1234`, `123 A 1234` or `12 ABC 1234`; `ABC1234`; defence `DF` and at
+/// least six more; temporary (`TM`), Bhutan (`BP`) and Nepal (`NP`) numbers of 7-15
+/// characters. The master says "DFXXXXXX" without a length rule, so longer defence numbers
+/// are let through rather than refused on a guess.
+fn vehicle_no_ok(v: &str) -> bool {
+    let b = v.as_bytes();
+    if !b.iter().all(u8::is_ascii_alphanumeric) {
+        return false;
+    }
+    let prefix = |p: &str| b.len() >= 2 && b[..2].eq_ignore_ascii_case(p.as_bytes());
+    if prefix("DF") {
+        return b.len() >= 8;
+    }
+    if prefix("TM") || prefix("BP") || prefix("NP") {
+        return (7..=15).contains(&b.len());
+    }
+    // The runs of letters and of digits, e.g. `KA01AB1234` is L2 D2 L2 D4; every format has
+    // at most four.
+    let mut runs = [(false, 0usize); 4];
+    let mut len = 0;
+    for c in b {
+        let letter = c.is_ascii_alphabetic();
+        if len > 0 && runs[len - 1].0 == letter {
+            runs[len - 1].1 += 1;
+        } else if len < runs.len() {
+            runs[len] = (letter, 1);
+            len += 1;
+        } else {
+            return false;
+        }
+    }
+    matches!(
+        &runs[..len],
+        [(true, 2), (false, 6)]
+            | [(true, 2), (false, 2), (true, 1..=3), (false, 4)]
+            | [(true, 2), (false, 3), (true, 1), (false, 4)]
+            | [(true, 3), (false, 4)]
+    )
 }
 
 fn item_schema(s: &mut Sink, i: usize, it: &Item) {
@@ -3651,7 +3700,7 @@ mod tests {
                 .map(|x| x.code)
                 .collect()
         };
-        let cases: [(&str, Mutation, Option<u16>); 14] = [
+        let cases: [(&str, Mutation, Option<u16>); 15] = [
             ("complete", |_| {}, None),
             (
                 "credit note",
@@ -3711,6 +3760,11 @@ mod tests {
                     );
                 },
                 Some(4018),
+            ),
+            (
+                "road with a vehicle number in no format of NIC's master",
+                |v| set(v, "/EwbDtls/VehNo", json!("KA1234")),
+                Some(4014),
             ),
             (
                 "ODC by air",
@@ -3781,6 +3835,39 @@ mod tests {
             ..RulesConfig::default()
         };
         assert!(ewb_codes(&lax, transporter).is_empty());
+    }
+
+    #[test]
+    fn vehicle_numbers_follow_nic_formats() {
+        for ok in [
+            "KA011234",
+            "KA01A1234",
+            "ka01ab1234",
+            "ABC1234",
+            "KA123A1234",
+            "DL01ABC1234",
+            "DF123456",
+            "DF12345678",
+            "TM12345",
+            "TMAB1234567890X",
+            "BP12345",
+            "NP1234567",
+        ] {
+            assert!(vehicle_no_ok(ok), "{ok}");
+        }
+        for bad in [
+            "KA1234",           // too short for any format
+            "KA1A1234",         // one-digit district (NIC asks for DL01..., not DL1...)
+            "KA01ABCD1234",     // four series letters
+            "KA01AB123",        // three-digit number
+            "1234KA01",         // digits first
+            "DF12345",          // defence, too short
+            "TM1234",           // temporary, under 7
+            "TM12345678901234", // temporary, over 15
+            "KA01-AB1234",      // not alphanumeric
+        ] {
+            assert!(!vehicle_no_ok(bad), "{bad}");
+        }
     }
 
     /// 2273 is for PIN 999999 on a dispatch from an Indian state; Other Territory keeps it.

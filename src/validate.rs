@@ -2049,10 +2049,10 @@ fn ewb_problems(
         _ => {}
     }
     // NIC's master of vehicle number formats (4014); only for road, where Part B needs one.
-    if e.trans_mode.as_deref() == Some("1") {
-        if let Some(v) = e.veh_no.as_deref().filter(|v| !vehicle_no_ok(v)) {
-            add(None, 4014, format!("Invalid Vehicle Number {}", Shown(v)));
-        }
+    if e.trans_mode.as_deref() == Some("1")
+        && e.veh_no.as_deref().is_some_and(|v| !vehicle_no_ok(v))
+    {
+        add(None, 4014, "Invalid Vehicle Number".to_owned());
     }
     // Over-dimensional cargo moves by road or ship only (NIC's newer list; its older one
     // said road only).

@@ -1467,7 +1467,7 @@ impl Validator {
     /// as NIC reports them on the IRN (InfoDtls EWBERR, 4xxx): the first one only, as in
     /// NIC's responses (`EwbDtls {Distance: 0}` on a CRN of services gets 4019 alone). When
     /// those problems reject the IRN instead (`rules.ewb_errors_reject_irn`), only the ones
-    /// without a rejection code (4014, 4016, 4018, 4019, 4021, 4024) are left to report here.
+    /// without a rejection code (4014, 4016, 4018, 4019, 4021, 4024, 4034) are left to report here.
     pub fn ewb_errors(&self, inv: &Invoice) -> Vec<Violation> {
         if inv.ewb_dtls.is_none() {
             return Vec::new();
@@ -1966,7 +1966,7 @@ impl Validator {
 }
 
 /// One reason EwbDtls cannot make an e-way bill: the code that rejects the IRN (2251-2254;
-/// none for 4014, 4016, 4018, 4019, 4021 and 4024) and the e-way bill system's own (4xxx).
+/// none for 4014, 4016, 4018, 4019, 4021, 4024 and 4034) and the e-way bill system's own (4xxx).
 struct EwbProblem {
     irn_code: Option<u16>,
     ewb_code: u16,
@@ -1974,7 +1974,8 @@ struct EwbProblem {
 }
 
 /// What stops the invoice's EwbDtls from making an e-way bill, in NIC's order: Part A's
-/// transporter (missing, or an id that fails the GSTIN checksum when `checksum` is on) first,
+/// transporter (missing, or an id that fails the GSTIN checksum when `checksum` is on) and
+/// distance first,
 /// then the document type, goods, Part B (what is missing, then the vehicle number's format
 /// and ODC), and the transport document's date.
 fn ewb_problems(
@@ -2007,6 +2008,20 @@ fn ewb_problems(
         if checksum && gstin::shape_ok(t) && !gstin::checksum_ok(t) {
             add(None, 4018, "Invalid Transporter ID".to_owned());
         }
+    }
+    // Distance 0 asks NIC to compute the PIN-to-PIN distance, which a foreign PIN rules out.
+    let foreign = |pin: i64| pin == 999_999;
+    if e.distance.0 == 0
+        && (foreign(inv.seller_dtls.pin.0)
+            || inv.buyer_dtls.pin.is_some_and(|p| foreign(p.0))
+            || inv.disp_dtls.as_ref().is_some_and(|d| foreign(d.pin.0))
+            || inv.ship_dtls.as_ref().is_some_and(|d| foreign(d.pin.0)))
+    {
+        add(
+            None,
+            4034,
+            "Since the you passed Supplier/Recepient/Dispatch from/Ship to Pincode as 999999, distance cannot be 0".to_owned(),
+        );
     }
     let typ = &inv.doc_dtls.typ;
     if typ.eq_ignore_ascii_case("CRN") || typ.eq_ignore_ascii_case("DBN") {
@@ -3835,6 +3850,14 @@ mod tests {
             ..RulesConfig::default()
         };
         assert!(ewb_codes(&lax, transporter).is_empty());
+        // An export to a foreign PIN: NIC cannot compute the distance (Distance 0), 4034.
+        let mut export = export();
+        export["EwbDtls"] =
+            json!({"TransMode": "1", "Distance": 0, "VehNo": "KA01AB1234", "VehType": "R"});
+        assert_eq!(run(&export, &rules, false), Vec::new());
+        assert_eq!(ewb_codes(&rules, export.clone()), [4034]);
+        export["EwbDtls"]["Distance"] = json!(420);
+        assert!(ewb_codes(&rules, export).is_empty());
     }
 
     #[test]

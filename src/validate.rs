@@ -1973,11 +1973,10 @@ struct EwbProblem {
     message: String,
 }
 
-/// What stops the invoice's EwbDtls from making an e-way bill, in NIC's order: Part A's
-/// transporter (missing, or an id that fails the GSTIN checksum when `checksum` is on) and
-/// distance first,
-/// then the document type, goods, Part B (what is missing, then the vehicle number's format
-/// and ODC), and the transport document's date.
+/// What stops the invoice's EwbDtls from making an e-way bill, in NIC's order: Part A first
+/// (no transporter, a transporter id failing the GSTIN checksum when `checksum` is on, a
+/// distance NIC cannot compute), then the document type, goods, Part B (what is missing,
+/// then the vehicle number's format and ODC), and the transport document's date.
 fn ewb_problems(
     inv: &Invoice,
     any_goods: bool,

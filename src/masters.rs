@@ -190,10 +190,13 @@ impl Masters {
     /// True when the HSN/SAC code exists: a 4-digit heading, a 6-digit subheading, or an
     /// 8-digit tariff item whose 6-digit subheading exists.
     pub fn hsn_ok(&self, code: &str) -> bool {
-        let Ok(n) = code.parse::<u32>() else {
-            return false;
-        };
-        match code.len() {
+        code.parse::<u32>()
+            .is_ok_and(|n| self.hsn_known(n, code.len()))
+    }
+
+    /// [`Self::hsn_ok`] for a code already read as its number `n` and its digit count.
+    pub fn hsn_known(&self, n: u32, digits: usize) -> bool {
+        match digits {
             4 => bit_get(&self.hsn4, n),
             6 => bit_get(&self.hsn6, n),
             8 => bit_get(&self.hsn6, n / 100),

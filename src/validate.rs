@@ -357,10 +357,34 @@ fn email_ok(b: &[u8]) -> bool {
             .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'-'))
 }
 
-/// `^(?!0+$)([0-9]{4}|[0-9]{6}|[0-9]{8})$`
-fn hsn_pattern_ok(s: &str) -> bool {
+/// `s` packed with its length into a `u64` when it has at most 7 bytes: equal keys are equal
+/// strings.
+fn short_key(s: &str) -> Option<u64> {
     let b = s.as_bytes();
-    matches!(b.len(), 4 | 6 | 8) && b.iter().all(u8::is_ascii_digit) && b.iter().any(|&c| c != b'0')
+    if b.len() > 7 {
+        return None;
+    }
+    let mut buf = [0u8; 8];
+    buf[0] = b.len() as u8;
+    buf[1..=b.len()].copy_from_slice(b);
+    Some(u64::from_le_bytes(buf))
+}
+
+/// The code as a number when it matches `^(?!0+$)([0-9]{4}|[0-9]{6}|[0-9]{8})$`.
+fn hsn_number(s: &str) -> Option<u32> {
+    let b = s.as_bytes();
+    if !matches!(b.len(), 4 | 6 | 8) {
+        return None;
+    }
+    let mut n = 0u32;
+    for &c in b {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        n = n * 10 + u32::from(d);
+    }
+    (n != 0).then_some(n)
 }
 
 /// `^(?!0+$)([0-9]{1,2})$` as a number.
@@ -408,13 +432,20 @@ fn half_percent(base: Decimal, rate: Decimal) -> Decimal {
 
 /// A rate in thousandths (18.5 → 18500) when it has at most 3 decimals.
 fn thousandths(d: Decimal) -> Option<i64> {
-    let scale = d.scale();
-    if scale > 3 {
+    if d.scale() > 3 {
         let n = d.normalize();
-        return (n.scale() <= 3).then(|| thousandths(n)).flatten();
+        return (n.scale() <= 3).then(|| to_milli(n)).flatten();
     }
-    let m = d.mantissa().checked_mul(10i128.pow(3 - scale))?;
-    i64::try_from(m).ok()
+    to_milli(d)
+}
+
+/// `d` in thousandths when its scale is at most 3 and the result fits `i64`. Integers
+/// (scale 0, as `GstRt: 18` parses) are common, so the factor is a table, not a power.
+#[inline]
+fn to_milli(d: Decimal) -> Option<i64> {
+    const FACTOR: [i64; 4] = [1000, 100, 10, 1];
+    let factor = *FACTOR.get(d.scale() as usize)?;
+    i64::try_from(d.mantissa()).ok()?.checked_mul(factor)
 }
 
 fn val(n: Option<Num>) -> Decimal {
@@ -554,13 +585,7 @@ mod fixed {
     const LIMIT: u64 = 100_000_000_000_000_000;
 
     pub(super) fn milli(n: Num) -> Option<i64> {
-        let m = match n.value.scale() {
-            // What `Num::from_f64` makes of every number with at most three decimals.
-            3 => n.value.mantissa(),
-            scale @ 0..=2 => n.value.mantissa() * 10i128.pow(3 - scale),
-            _ => return None,
-        };
-        i64::try_from(m).ok().filter(|m| m.unsigned_abs() < LIMIT)
+        super::to_milli(n.value).filter(|m| m.unsigned_abs() < LIMIT)
     }
 
     /// An absent number counts as zero, as in the decimal path.
@@ -1382,12 +1407,17 @@ impl Validator {
                 }
             }
         }
-        sums.settle();
         self.sl_no_unique(s, &inv.item_list);
 
         // --- invoice totals (meaningless without items: 2228 says it all) ---
         if !inv.item_list.is_empty() {
-            self.totals(inv, &sums, s);
+            // Proved in fixed point when every item was; otherwise the decimal path decides.
+            let proved =
+                sums.fast_items == inv.item_list.len() && self.totals_pass_fast(inv, &sums);
+            if !proved {
+                sums.settle();
+                self.totals(inv, &sums, s);
+            }
         }
 
         // --- dates ---
@@ -1480,6 +1510,46 @@ impl Validator {
             .take(1)
             .map(|p| Violation::new(p.ewb_code, p.message))
             .collect()
+    }
+
+    /// True when every check of [`Self::totals`] passes, decided in exact thousandths from
+    /// the items' fixed-point sums (every item took the fixed-point path). `false` means
+    /// "not proven": the decimal `totals` then decides and words the messages.
+    fn totals_pass_fast(&self, inv: &Invoice, sums: &Sums) -> bool {
+        use fixed::{milli, opt_milli};
+        let v = &inv.val_dtls;
+        let Some(tol) = self.tolerance_milli.map(i128::from) else {
+            return false;
+        };
+        let given = |n: Option<Num>| opt_milli(n).map(i128::from);
+        let (Some(ass), Some(tot_inv)) = (milli(v.ass_val), milli(v.tot_inv_val)) else {
+            return false;
+        };
+        let (Some(sgst), Some(cgst), Some(igst), Some(ces), Some(st_ces)) = (
+            given(v.sgst_val),
+            given(v.cgst_val),
+            given(v.igst_val),
+            given(v.ces_val),
+            given(v.st_ces_val),
+        ) else {
+            return false;
+        };
+        let (Some(oth), Some(discount), Some(rnd_off)) =
+            (given(v.oth_chrg), given(v.discount), given(v.rnd_off_amt))
+        else {
+            return false;
+        };
+        let [s_ass, s_cgst, s_sgst, s_igst, s_ces, s_st_ces, s_item_val, s_oth] = sums.fast;
+        let near = |given: i128, expected: i128| (given - expected).abs() <= tol;
+        near(i128::from(ass), s_ass)
+            && near(sgst, s_sgst)
+            && near(cgst, s_cgst)
+            && near(igst, s_igst)
+            && near(ces, s_ces)
+            && near(st_ces, s_st_ces)
+            && near(i128::from(tot_inv), s_item_val + oth - discount + rnd_off)
+            && !(discount > 0 && discount >= i128::from(tot_inv))
+            && (!self.rules.item_oth_chrg_sum || near(oth, s_oth))
     }
 
     /// Invoice-level sums and totals (2182-2189, 2220, 2264).
@@ -1601,8 +1671,9 @@ impl Validator {
         let at = Some(i);
 
         // HSN, IsServc, quantity, unit, origin country, rate.
-        let hsn_pattern = hsn_pattern_ok(hsn);
-        if !hsn_pattern || !self.masters.hsn_ok(hsn) {
+        let hsn_n = hsn_number(hsn);
+        let hsn_pattern = hsn_n.is_some();
+        if !hsn_n.is_some_and(|n| self.masters.hsn_known(n, hsn.len())) {
             s.push(HSN, at, || {
                 format!("Invalid HSN code(s) {} for item {sl}", Shown(hsn))
             });
@@ -1936,7 +2007,20 @@ impl Validator {
     /// 2233: one violation listing the repeated serial numbers.
     fn sl_no_unique(&self, s: &mut Sink, items: &[Item]) {
         const SMALL: usize = 64;
-        let dup = if items.len() <= SMALL {
+        // Serial numbers are short (the schema allows 6 digits): packed into one `u64` each,
+        // a pair is one comparison instead of a call to compare bytes.
+        let mut keys = [0u64; SMALL];
+        let packed = items.len() <= SMALL
+            && items
+                .iter()
+                .zip(keys.iter_mut())
+                .all(|(it, k)| short_key(&it.sl_no).map(|key| *k = key).is_some());
+        let dup = if packed {
+            let keys = &keys[..items.len()];
+            keys.iter()
+                .enumerate()
+                .any(|(i, a)| keys[i + 1..].contains(a))
+        } else if items.len() <= SMALL {
             items
                 .iter()
                 .enumerate()
@@ -3860,6 +3944,58 @@ mod tests {
     }
 
     #[test]
+    fn serial_numbers_repeat_only_when_equal_strings() {
+        let v = Validator::new(&RulesConfig::default(), masters(), None, today());
+        let items = |sl: &[&str]| -> Vec<Item> {
+            let base = intra()["ItemList"][1].clone();
+            sl.iter()
+                .map(|n| {
+                    let mut it = base.clone();
+                    it["SlNo"] = json!(n);
+                    serde_json::from_value(it).unwrap()
+                })
+                .collect()
+        };
+        let dup = |sl: &[&str]| {
+            let mut sink = Sink::default();
+            v.sl_no_unique(&mut sink, &items(sl));
+            sink.out.iter().any(|x| x.code == DUP_SL_NO)
+        };
+        // Packed keys: "1" and "01" differ, as strings do.
+        assert!(!dup(&["1", "01", "10", "100"]));
+        assert!(dup(&["1", "2", "1"]));
+        // Longer than a packed key (the schema refuses them, the check still runs).
+        assert!(!dup(&["12345678", "12345679", "1"]));
+        assert!(dup(&["12345678", "2", "12345678"]));
+        // More items than the quadratic path takes.
+        let many: Vec<String> = (1..=70).map(|n| n.to_string()).collect();
+        let mut many: Vec<&str> = many.iter().map(String::as_str).collect();
+        assert!(!dup(&many));
+        many.push("7");
+        assert!(dup(&many));
+    }
+
+    #[test]
+    fn hsn_numbers() {
+        assert_eq!(hsn_number("998313"), Some(998_313));
+        assert_eq!(hsn_number("0101"), Some(101));
+        assert_eq!(hsn_number("61149090"), Some(61_149_090));
+        for bad in [
+            "",
+            "123",
+            "12345",
+            "1234567",
+            "123456789",
+            "0000",
+            "00000000",
+            "12a4",
+            "+123",
+        ] {
+            assert_eq!(hsn_number(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
     fn vehicle_numbers_follow_nic_formats() {
         for ok in [
             "KA011234",
@@ -4435,6 +4571,83 @@ mod tests {
                 opt("CesNonAdvlAmt", non_advl);
                 opt("OthChrg", oth);
                 (it, regime, rcm)
+            }
+        }
+
+        /// The invoice totals of `intra()` with each ValDtls amount moved by a delta: the
+        /// fixed-point totals pass exactly when the decimal `totals` finds nothing.
+        fn totals_agree(
+            deltas: [i128; 8],
+            tolerance: f64,
+            oth_sum: bool,
+        ) -> Result<(), TestCaseError> {
+            let mut v = intra();
+            // Other charges, a discount and a round-off make every total non-trivial.
+            v["ItemList"][0]["OthChrg"] = json!(250.5);
+            v["ItemList"][0]["TotItemVal"] = json!(118250.5);
+            let base: [(&str, i128); 8] = [
+                ("AssVal", 120_000_000),
+                ("CgstVal", 10_800_000),
+                ("SgstVal", 10_800_000),
+                ("IgstVal", 0),
+                ("CesVal", 0),
+                ("OthChrg", 250_500),
+                ("Discount", 1_000),
+                ("RndOffAmt", -500),
+            ];
+            let mut tot_inv = 141_600_000 + 250_500;
+            for ((field, milli), d) in base.iter().zip(deltas) {
+                v["ValDtls"][field] = n(milli + d);
+                match *field {
+                    "OthChrg" | "RndOffAmt" => tot_inv += milli,
+                    "Discount" => tot_inv -= milli,
+                    _ => {}
+                }
+            }
+            v["ValDtls"]["TotInvVal"] = n(tot_inv);
+            let inv: Invoice = serde_json::from_value(v).unwrap();
+            let rules = RulesConfig {
+                tolerance,
+                item_oth_chrg_sum: oth_sum,
+                ..RulesConfig::default()
+            };
+            let val = Validator::new(&rules, masters(), None, today());
+            let mut sums = Sums::default();
+            for it in &inv.item_list {
+                let fast = val.item_arith_fast(it, Regime::Intra, false);
+                prop_assert!(fast.is_some());
+                sums.add_fast(&fast.unwrap());
+            }
+            let fast = val.totals_pass_fast(&inv, &sums);
+            sums.settle();
+            let mut sink = Sink::default();
+            val.totals(&inv, &sums, &mut sink);
+            prop_assert_eq!(fast, sink.out.is_empty(), "{:?}", sink.out);
+            Ok(())
+        }
+
+        #[test]
+        fn fast_totals_agree_at_the_tolerance_edges() {
+            // On the edge (1.00 passes, 1.001 fails), one field at a time.
+            for field in 0..8 {
+                for d in [-1_001, -1_000, -999, 0, 999, 1_000, 1_001] {
+                    let mut deltas = [0; 8];
+                    deltas[field] = d;
+                    totals_agree(deltas, 1.0, true).unwrap();
+                    totals_agree(deltas, 1.0, false).unwrap();
+                }
+            }
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2000))]
+            #[test]
+            fn fast_totals_agree_with_decimals(
+                deltas in prop::array::uniform8(-2_500i128..2_500),
+                tolerance in prop::sample::select(vec![1.0, 0.5, 0.25, 0.0, 2.0]),
+                oth_sum in any::<bool>(),
+            ) {
+                totals_agree(deltas, tolerance, oth_sum)?;
             }
         }
 

@@ -124,6 +124,9 @@ pub struct RulesConfig {
     pub tot_amt_qty_price: bool,
     /// Check PIN codes against the state's PIN prefix ranges (2178 / 3039).
     pub pin_state_check: bool,
+    /// PIN errors with the codes NIC's responses show (3038 for a PIN in no state's ranges,
+    /// 3039 for another state's PIN, any party) instead of the reference's 2178 / 3039.
+    pub nic_pin_codes: bool,
     /// Maximum items per document (2173).
     pub max_items: usize,
     /// Accept the legacy state codes 25 and 28.
@@ -162,6 +165,7 @@ impl Default for RulesConfig {
             ewb_errors_reject_irn: false,
             tot_amt_qty_price: true,
             pin_state_check: true,
+            nic_pin_codes: false,
             max_items: 1000,
             legacy_state_codes: false,
         }

@@ -204,6 +204,23 @@ impl Masters {
         }
     }
 
+    /// `Some(false)` when no state's PIN ranges hold the PIN's 3-digit prefix (no such PIN),
+    /// `None` when the masters carry no PIN ranges at all.
+    pub fn pin_known(&self, pin: i64) -> Option<bool> {
+        let first3 = u16::try_from(pin / 1000).ok()?;
+        let mut any = false;
+        for ranges in &self.pin_ranges {
+            any |= !ranges.is_empty();
+            if ranges
+                .iter()
+                .any(|(from, to)| (*from..=*to).contains(&first3))
+            {
+                return Some(true);
+            }
+        }
+        any.then_some(false)
+    }
+
     /// `Some(true/false)` when the state has PIN ranges, `None` when it cannot be checked.
     pub fn pin_in_state(&self, pin: i64, state: &str) -> Option<bool> {
         let n: u8 = state.parse().ok()?;
@@ -426,6 +443,10 @@ mod tests {
         assert_eq!(m.state("96"), Some(StateKind::Foreign));
         assert_eq!(m.state("25"), None);
         assert!(m.uqc_ok("NOS") && m.uqc_ok("kgs") && !m.uqc_ok("XYZ"));
+        // 101xxx is in no state's ranges (NIC: "Pincode-101301 does not exists").
+        assert_eq!(m.pin_known(101_301), Some(false));
+        assert_eq!(m.pin_known(560_001), Some(true));
+        assert_eq!(m.pin_in_state(560_001, "29"), Some(true));
         // Packing must not let a longer or NUL-padded code alias a master code.
         assert!(!m.uqc_ok("\0NOS") && !m.uqc_ok("NOSNOSNOS") && !m.uqc_ok(""));
         assert!(m.uqc_codes().iter().all(|u| m.uqc_ok(u)));

@@ -13,7 +13,9 @@
 //! - State codes, HSN, unit, country, currency and port codes that fail their pattern get the
 //!   specific master code (2259/2260/2243/2200, 2176, 2177, 2202, 2203, 2201), not 2140.
 //! - HSN shorter than the seller's minimum digits is 2176; IsServc contradicting the `99`
-//!   prefix is 2199; buyer PIN outside the buyer state is 3039 (seller, dispatch, ship: 2178).
+//!   prefix is 2199; buyer PIN outside the buyer state is 3039 (seller, dispatch, ship: 2178);
+//!   `rules.nic_pin_codes` answers as NIC's responses do instead: 3038 for a PIN in no state,
+//!   3039 for another state's, any party.
 //! - Port, country and currency codes are checked against their masters (2201-2203) only on
 //!   exports.
 //! - Dispatch from PIN 999999 is 2273 (NIC's answer; goods leave from India). A ship-to GSTIN
@@ -134,6 +136,9 @@ pub mod codes {
     pub const GSTIN_INVALID: u16 = 3028;
     pub const GSTIN_INACTIVE: u16 = 3029;
     pub const BUYER_PIN_STATE: u16 = 3039;
+    /// A PIN in no state's ranges, with `rules.nic_pin_codes` (NIC's responses; not in the
+    /// reference's catalogue).
+    pub const PIN_UNKNOWN: u16 = 3038;
 }
 
 use codes::*;
@@ -1005,6 +1010,27 @@ impl Validator {
             || !(100_000..=999_999).contains(&pin)
             || (pin == 999_999 && (n == FOREIGN || n == 97))
         {
+            return;
+        }
+        if self.rules.nic_pin_codes {
+            // NIC's wording: "Seller details Details:Pincode-101301 does not exists",
+            // "Seller Details:Pincode-560009 does not belong to the state-1".
+            let nic_party = match party {
+                "Supplier" => "Seller",
+                "Recipient" => "Buyer",
+                other => other,
+            };
+            if self.masters.pin_known(pin) == Some(false) {
+                s.push(PIN_UNKNOWN, None, || {
+                    format!("{nic_party} details Details:Pincode-{pin} does not exists")
+                });
+                return;
+            }
+            if self.masters.pin_in_state(pin, raw) == Some(false) {
+                s.push(BUYER_PIN_STATE, None, || {
+                    format!("{nic_party} Details:Pincode-{pin} does not belong to the state-{n}")
+                });
+            }
             return;
         }
         if self.masters.pin_in_state(pin, raw) == Some(false) {
@@ -3247,6 +3273,20 @@ mod tests {
                 |v| set(v, "/BuyerDtls/Pin", json!(400001)),
                 3039,
             ),
+            rule_case(
+                "seller pin in no state, NIC's codes",
+                intra,
+                |v| set(v, "/SellerDtls/Pin", json!(101301)),
+                |r| r.nic_pin_codes = true,
+                3038,
+            ),
+            rule_case(
+                "seller pin of another state, NIC's codes",
+                intra,
+                |v| set(v, "/SellerDtls/Pin", json!(400001)),
+                |r| r.nic_pin_codes = true,
+                3039,
+            ),
             // supply types
             case(
                 "export buyer not urp",
@@ -3941,6 +3981,38 @@ mod tests {
         assert_eq!(ewb_codes(&rules, export.clone()), [4034]);
         export["EwbDtls"]["Distance"] = json!(420);
         assert!(ewb_codes(&rules, export).is_empty());
+    }
+
+    #[test]
+    fn nic_pin_codes_word_the_party_as_nic_does() {
+        let nic = RulesConfig {
+            nic_pin_codes: true,
+            ..RulesConfig::default()
+        };
+        let mut v = intra();
+        set(&mut v, "/SellerDtls/Pin", json!(101301));
+        set(&mut v, "/BuyerDtls/Pin", json!(400001));
+        let got = run(&v, &nic, false);
+        let pairs: Vec<(u16, &str)> = got.iter().map(|x| (x.code, x.message.as_str())).collect();
+        assert_eq!(
+            pairs,
+            [
+                (
+                    3038,
+                    "Seller details Details:Pincode-101301 does not exists"
+                ),
+                (
+                    3039,
+                    "Buyer Details:Pincode-400001 does not belong to the state-29"
+                ),
+            ]
+        );
+        // The reference's codes by default: the unknown prefix is outside the state too.
+        let codes: Vec<u16> = run(&v, &RulesConfig::default(), false)
+            .iter()
+            .map(|x| x.code)
+            .collect();
+        assert_eq!(codes, [2178, 3039]);
     }
 
     #[test]

@@ -1013,23 +1013,25 @@ impl Validator {
             return;
         }
         if self.rules.nic_pin_codes {
-            // NIC's wording: "Seller details Details:Pincode-101301 does not exists",
-            // "Seller Details:Pincode-560009 does not belong to the state-1".
+            // NIC's wording for the seller ("Seller details Details:Pincode-101301 does not
+            // exists", "Seller Details:Pincode-560009 does not belong to the state-1"); the
+            // buyer's is "Buyer" by analogy, dispatch and ship-to keep irp's party names.
             let nic_party = match party {
                 "Supplier" => "Seller",
                 "Recipient" => "Buyer",
                 other => other,
             };
-            if self.masters.pin_known(pin) == Some(false) {
-                s.push(PIN_UNKNOWN, None, || {
-                    format!("{nic_party} details Details:Pincode-{pin} does not exists")
-                });
-                return;
-            }
-            if self.masters.pin_in_state(pin, raw) == Some(false) {
-                s.push(BUYER_PIN_STATE, None, || {
+            // Only where the state has PIN ranges, as on the default path (not 96 or 97).
+            match self.masters.pin_in_state(pin, raw) {
+                Some(false) if self.masters.pin_known(pin) == Some(false) => {
+                    s.push(PIN_UNKNOWN, None, || {
+                        format!("{nic_party} details Details:Pincode-{pin} does not exists")
+                    });
+                }
+                Some(false) => s.push(BUYER_PIN_STATE, None, || {
                     format!("{nic_party} Details:Pincode-{pin} does not belong to the state-{n}")
-                });
+                }),
+                _ => {}
             }
             return;
         }
@@ -2118,14 +2120,16 @@ fn ewb_problems(
             add(None, 4018, "Invalid Transporter ID".to_owned());
         }
     }
-    // Distance 0 asks NIC to compute the PIN-to-PIN distance, which a foreign PIN rules out.
-    let foreign = |pin: i64| pin == 999_999;
-    if e.distance.0 == 0
-        && (foreign(inv.seller_dtls.pin.0)
-            || inv.buyer_dtls.pin.is_some_and(|p| foreign(p.0))
-            || inv.disp_dtls.as_ref().is_some_and(|d| foreign(d.pin.0))
-            || inv.ship_dtls.as_ref().is_some_and(|d| foreign(d.pin.0)))
-    {
+    // Distance 0 asks NIC to compute the PIN-to-PIN distance, which a foreign PIN (999999) at
+    // either end rules out. The ends are the e-way bill's: dispatch-from, else the supplier;
+    // ship-to, else the recipient. (NIC's message names all four parties; an export shipped
+    // to a port in India has a computable distance, so only the ends are checked.)
+    let from = inv
+        .disp_dtls
+        .as_ref()
+        .map_or(inv.seller_dtls.pin, |d| d.pin);
+    let to = inv.ship_dtls.as_ref().map(|d| d.pin).or(inv.buyer_dtls.pin);
+    if e.distance.0 == 0 && (from.0 == 999_999 || to.is_some_and(|p| p.0 == 999_999)) {
         add(
             None,
             4034,
@@ -2213,21 +2217,21 @@ fn ewb_problems(
 /// A vehicle number in one of the formats of NIC's general master ("Valid Formats of Vehicle
 /// Numbers", e-invoice portal), upper or lower case: a state's two letters then `12 1234`,
 /// `12 A 1234`, `12 AB 1234`, `123 A 1234` or `12 ABC 1234`; `ABC1234`; defence `DF` and at
-/// least six more; temporary (`TM`), Bhutan (`BP`) and Nepal (`NP`) numbers of 7-15
-/// characters. The master says "DFXXXXXX" without a length rule, so longer defence numbers
-/// are let through rather than refused on a guess.
+/// least six more; temporary (`TM`), Bhutan (`BP`) and Nepal (`NP`) numbers of at least 7
+/// characters. The e-way bill API takes at most 15 characters for a vehicle number, the
+/// upper bound of the prefixed kinds (the master's examples are 8 and 15 long).
 fn vehicle_no_ok(v: &str) -> bool {
     let b = v.as_bytes();
     if !b.iter().all(u8::is_ascii_alphanumeric) {
         return false;
     }
     let prefix = |p: &str| b.len() >= 2 && b[..2].eq_ignore_ascii_case(p.as_bytes());
-    if prefix("DF") {
-        return b.len() >= 8;
+    if (prefix("DF") && (8..=15).contains(&b.len()))
+        || ((prefix("TM") || prefix("BP") || prefix("NP")) && (7..=15).contains(&b.len()))
+    {
+        return true;
     }
-    if prefix("TM") || prefix("BP") || prefix("NP") {
-        return (7..=15).contains(&b.len());
-    }
+    // Otherwise one of the standard formats (`DFA1234` is an `ABC1234`).
     // The runs of letters and of digits, e.g. `KA01AB1234` is L2 D2 L2 D4; every format has
     // at most four.
     let mut runs = [(false, 0usize); 4];
@@ -3980,6 +3984,12 @@ mod tests {
         assert_eq!(run(&export, &rules, false), Vec::new());
         assert_eq!(ewb_codes(&rules, export.clone()), [4034]);
         export["EwbDtls"]["Distance"] = json!(420);
+        assert!(ewb_codes(&rules, export.clone()).is_empty());
+        // Shipped to a port in India: the distance can be computed.
+        export["EwbDtls"]["Distance"] = json!(0);
+        export["ShipDtls"] = json!({"LglNm": "Chennai Port", "Addr1": "Rajaji Salai",
+            "Loc": "Chennai", "Pin": 600001, "Stcd": "33"});
+        assert_eq!(run(&export, &rules, false), Vec::new());
         assert!(ewb_codes(&rules, export).is_empty());
     }
 
@@ -4082,6 +4092,7 @@ mod tests {
             "TMAB1234567890X",
             "BP12345",
             "NP1234567",
+            "DFA1234",
         ] {
             assert!(vehicle_no_ok(ok), "{ok}");
         }
@@ -4092,6 +4103,7 @@ mod tests {
             "KA01AB123",        // three-digit number
             "1234KA01",         // digits first
             "DF12345",          // defence, too short
+            "DF1234567890ABCD", // defence, over 15
             "TM1234",           // temporary, under 7
             "TM12345678901234", // temporary, over 15
             "KA01-AB1234",      // not alphanumeric

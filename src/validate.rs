@@ -1525,7 +1525,8 @@ impl Validator {
     /// as NIC reports them on the IRN (InfoDtls EWBERR, 4xxx): the first one only, as in
     /// NIC's responses (`EwbDtls {Distance: 0}` on a CRN of services gets 4019 alone). When
     /// those problems reject the IRN instead (`rules.ewb_errors_reject_irn`), only the ones
-    /// without a rejection code (4014, 4016, 4018, 4019, 4021, 4024, 4034) are left to report here.
+    /// without a rejection code (4014, 4016, 4018, 4019, 4021, 4024, 4034-4036) are left to
+    /// report here.
     pub fn ewb_errors(&self, inv: &Invoice) -> Vec<Violation> {
         if inv.ewb_dtls.is_none() {
             return Vec::new();
@@ -2078,7 +2079,8 @@ impl Validator {
 }
 
 /// One reason EwbDtls cannot make an e-way bill: the code that rejects the IRN (2251-2254;
-/// none for 4014, 4016, 4018, 4019, 4021, 4024 and 4034) and the e-way bill system's own (4xxx).
+/// none for 4014, 4016, 4018, 4019, 4021, 4024 and 4034-4036) and the e-way bill system's own
+/// (4xxx).
 struct EwbProblem {
     irn_code: Option<u16>,
     ewb_code: u16,
@@ -2087,8 +2089,9 @@ struct EwbProblem {
 
 /// What stops the invoice's EwbDtls from making an e-way bill, in NIC's order: Part A first
 /// (no transporter, a transporter id failing the GSTIN checksum when `checksum` is on, a
-/// distance NIC cannot compute), then the document type, goods, Part B (what is missing,
-/// then the vehicle number's format and ODC), and the transport document's date.
+/// distance NIC cannot compute, a dispatch place abroad), then the document type, goods,
+/// Part B (what is missing, then the vehicle number's format and ODC), and the transport
+/// document's date.
 fn ewb_problems(
     inv: &Invoice,
     any_goods: bool,
@@ -2135,6 +2138,24 @@ fn ewb_problems(
             4034,
             "Since the you passed Supplier/Recepient/Dispatch from/Ship to Pincode as 999999, distance cannot be 0".to_owned(),
         );
+    }
+    // An e-way bill moves goods from a place in India. (A dispatch PIN of 999999 outside Other
+    // Territory already rejects the IRN, 2273.)
+    if let Some(d) = &inv.disp_dtls {
+        if state_code(&d.stcd) == Some(96) {
+            add(
+                None,
+                4035,
+                "Dispatch state code cannot be other country code(96) for e-Way Bill generation"
+                    .to_owned(),
+            );
+        } else if d.pin.0 == 999_999 {
+            add(
+                None,
+                4036,
+                "Dispatch PIN code cannot be 999999 for e-Way Bill generation".to_owned(),
+            );
+        }
     }
     let typ = &inv.doc_dtls.typ;
     if typ.eq_ignore_ascii_case("CRN") || typ.eq_ignore_ascii_case("DBN") {
@@ -3985,6 +4006,15 @@ mod tests {
         assert_eq!(ewb_codes(&rules, export.clone()), [4034]);
         export["EwbDtls"]["Distance"] = json!(420);
         assert!(ewb_codes(&rules, export.clone()).is_empty());
+        // Dispatched from abroad (4035) or from Other Territory's PIN 999999 (4036): the IRN
+        // stands, the e-way bill cannot be made.
+        for (stcd, pin, code) in [("96", 110001, 4035), ("97", 999999, 4036)] {
+            let mut v = ewb();
+            v["DispDtls"] = json!({"Nm": "Depot", "Addr1": "Dock 4", "Loc": "Port Area",
+                "Pin": pin, "Stcd": stcd});
+            assert_eq!(run(&v, &rules, false), Vec::new(), "{stcd}");
+            assert_eq!(ewb_codes(&rules, v), [code], "{stcd}");
+        }
         // Shipped to a port in India: the distance can be computed.
         export["EwbDtls"]["Distance"] = json!(0);
         export["ShipDtls"] = json!({"LglNm": "Chennai Port", "Addr1": "Rajaji Salai",

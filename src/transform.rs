@@ -50,7 +50,7 @@ pub fn process(raw: RawRecord, ctx: &TransformContext<'_>) -> Processed {
     let (doc, mut outcome) = match &raw.body {
         Framed::Bad(message) => (
             DocSummary::default(),
-            rejected(vec![Violation::new(2140, message.clone())]),
+            rejected(vec![Violation::new(SCHEMA, message.clone())]),
         ),
         Framed::TooLarge(message) => (
             DocSummary::default(),
@@ -76,7 +76,7 @@ pub fn process(raw: RawRecord, ctx: &TransformContext<'_>) -> Processed {
                 if violations.is_empty() {
                     // The slow path found nothing: report simd-json's own complaint.
                     let detail = parse(bytes).err().unwrap_or_default();
-                    violations.push(Violation::new(2140, format!("invalid invoice: {detail}")));
+                    violations.push(Violation::new(SCHEMA, format!("invalid invoice: {detail}")));
                 }
                 (summary_from_json(bytes), rejected(violations))
             }

@@ -1074,10 +1074,8 @@ impl Validator {
                     format!("Ship-to GSTIN {g} is invalid")
                 });
             }
-        }
-        // Bill-to-ship-to needs a consignee distinct from the buyer (GSTN advisory of 17 June
-        // 2026). Keyed on the document date, so documents NIC signed before still pass.
-        if let Some(g) = inv.ship_dtls.as_ref().and_then(|x| x.gstin.as_deref()) {
+            // Bill-to-ship-to needs a consignee distinct from the buyer (GSTN advisory of 17
+            // June 2026). Keyed on the document date, so documents NIC signed before still pass.
             if g != "URP"
                 && g.eq_ignore_ascii_case(&bd.gstin)
                 && clock::valid_doc_date(&inv.doc_dtls.dt)
@@ -2049,11 +2047,6 @@ impl Validator {
             keys.iter()
                 .enumerate()
                 .any(|(i, a)| keys[i + 1..].contains(a))
-        } else if items.len() <= SMALL {
-            items
-                .iter()
-                .enumerate()
-                .any(|(i, a)| items[i + 1..].iter().any(|b| a.sl_no == b.sl_no))
         } else {
             let mut v: Vec<&str> = items.iter().map(|it| it.sl_no.as_str()).collect();
             v.sort_unstable();

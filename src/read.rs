@@ -44,7 +44,11 @@ impl Deref for SharedInput {
 
 /// The bytes of one framed record: its own copy, or a range of a shared input.
 #[derive(Clone)]
-pub struct RecordBytes(Repr);
+pub struct RecordBytes {
+    repr: Repr,
+    /// See [`RecordBytes::is_plain`].
+    plain: bool,
+}
 
 #[derive(Clone)]
 enum Repr {
@@ -58,20 +62,32 @@ enum Repr {
 
 impl RecordBytes {
     /// Always in bounds: the framer only builds ranges it has scanned.
-    fn shared(input: &Arc<SharedInput>, start: usize, end: usize) -> RecordBytes {
+    fn shared(input: &Arc<SharedInput>, start: usize, end: usize, plain: bool) -> RecordBytes {
         debug_assert!(start <= end && end <= input.len());
-        RecordBytes(Repr::Shared {
-            input: Arc::clone(input),
-            start,
-            end,
-        })
+        RecordBytes {
+            repr: Repr::Shared {
+                input: Arc::clone(input),
+                start,
+                end,
+            },
+            plain,
+        }
+    }
+
+    /// True when framing saw that the record holds no backslash and no byte above 0x7F.
+    /// Every string of such a record is then ASCII and holds no `"` or `\` (JSON can put
+    /// those in a string only as escapes, which start with a backslash), so validation can
+    /// skip those checks. False means "not known": framing gives up the fact conservatively
+    /// (a block shared with the next record, a piece taken by the byte loop).
+    pub fn is_plain(&self) -> bool {
+        self.plain
     }
 }
 
 impl Deref for RecordBytes {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
-        match &self.0 {
+        match &self.repr {
             Repr::Owned(bytes) => bytes,
             Repr::Shared { input, start, end } => input.get(*start..*end).unwrap_or_default(),
         }
@@ -80,7 +96,10 @@ impl Deref for RecordBytes {
 
 impl From<Vec<u8>> for RecordBytes {
     fn from(bytes: Vec<u8>) -> RecordBytes {
-        RecordBytes(Repr::Owned(bytes))
+        RecordBytes {
+            repr: Repr::Owned(bytes),
+            plain: false,
+        }
     }
 }
 
@@ -173,6 +192,9 @@ pub struct Framer {
     shared: Option<Arc<SharedInput>>,
     /// The CPU has AVX2: blocks are classified 32 bytes at a time.
     avx2: bool,
+    /// The current record is a container whose bytes so far were all seen by the block scan
+    /// with no backslash and no byte above 0x7F (see [`RecordBytes::is_plain`]).
+    plain: bool,
 }
 
 /// Whether the block scan may use AVX2 (detected once per framer; std caches the answer).
@@ -208,6 +230,7 @@ impl Framer {
             block_scan_off: false,
             shared: None,
             avx2: has_avx2(),
+            plain: false,
         }
     }
 
@@ -253,7 +276,7 @@ impl Framer {
                 let (start, end) = (self.start as usize, self.pos as usize);
                 out(FramedRecord {
                     offset: self.start,
-                    body: Framed::Json(RecordBytes::shared(input, start, end)),
+                    body: Framed::Json(RecordBytes::shared(input, start, end, self.plain)),
                 });
                 self.value = Value::Outside;
                 return;
@@ -266,7 +289,10 @@ impl Framer {
             ))
         } else {
             self.size_hint = self.buf.len();
-            Framed::Json(std::mem::take(&mut self.buf).into())
+            Framed::Json(RecordBytes {
+                repr: Repr::Owned(std::mem::take(&mut self.buf)),
+                plain: self.plain,
+            })
         };
         out(FramedRecord {
             offset: self.start,
@@ -413,6 +439,10 @@ impl Framer {
     /// quotes, and only brackets outside strings move the depth.
     #[inline(always)]
     fn scan_block(&mut self, m: &Block, lines_mode: bool) -> BlockScan {
+        // The whole block counts, even bytes past the record's end: conservative.
+        if m.backslash | m.high != 0 {
+            self.plain = false;
+        }
         if m.backslash != 0 {
             return BlockScan::Escapes;
         }
@@ -463,6 +493,8 @@ impl Framer {
 
     /// The byte loop: any bytes, escapes included. `Some(consumed)` when the value ends.
     fn scan_bytes(&mut self, bytes: &[u8], lines_mode: bool) -> Option<usize> {
+        // The byte loop does not look for bytes above 0x7F: the record is not known plain.
+        self.plain = false;
         let mut idx = 0;
         while idx < bytes.len() {
             if self.in_string {
@@ -542,6 +574,8 @@ impl Framer {
 
     fn start_value(&mut self, c: u8, at: u64) {
         self.begin(at);
+        // Only the block scan (containers) establishes the fact.
+        self.plain = matches!(c, b'{' | b'[');
         self.keep(&[c]);
         match c {
             b'{' | b'[' => {
@@ -666,6 +700,8 @@ struct Block {
     open: u64,
     close: u64,
     newline: u64,
+    /// Bytes above 0x7F (non-ASCII).
+    high: u64,
 }
 
 impl Block {
@@ -697,6 +733,8 @@ impl Block {
             m.open |= mask(folded, b'{') << shift;
             m.close |= mask(folded, b'}') << shift;
             m.newline |= mask(v, b'\n') << shift;
+            // The sign bits are the high bits: movemask of the bytes themselves.
+            m.high |= u64::from(unsafe { _mm_movemask_epi8(v) } as u16) << shift;
         }
         m
     }
@@ -733,6 +771,7 @@ impl Block {
             m.open |= bits!(folded, b'{') << shift;
             m.close |= bits!(folded, b'}') << shift;
             m.newline |= bits!(v, b'\n') << shift;
+            m.high |= u64::from(_mm256_movemask_epi8(v) as u32) << shift;
         }
         m
     }
@@ -748,6 +787,7 @@ impl Block {
             m.open |= u64::from((c | 0x20) == b'{') << i;
             m.close |= u64::from((c | 0x20) == b'}') << i;
             m.newline |= u64::from(c == b'\n') << i;
+            m.high |= u64::from(c >= 0x80) << i;
         }
         m
     }
@@ -960,7 +1000,7 @@ mod tests {
             return;
         }
         // Every framing byte at every position, over a deterministic pseudo-random filler.
-        let alphabet = b"{}[]\"\\\n,:a {[}]";
+        let alphabet = b"{}[]\"\\\n,:a {[}]\x80\xc3\xa9\xff";
         let mut state = 0x2545_f491_4f6c_dd1d_u64;
         for round in 0..2000 {
             let mut block = [0u8; 64];
@@ -980,18 +1020,57 @@ mod tests {
                     sse2.backslash,
                     sse2.open,
                     sse2.close,
-                    sse2.newline
+                    sse2.newline,
+                    sse2.high
                 ),
                 (
                     avx2.quote,
                     avx2.backslash,
                     avx2.open,
                     avx2.close,
-                    avx2.newline
+                    avx2.newline,
+                    avx2.high
                 ),
                 "block {block:?}"
             );
         }
+    }
+
+    /// The records a plain-record claim is checked on: every framing path.
+    fn all_framings(input: &[u8], chunk: usize) -> Vec<FramedRecord> {
+        let mut all = frame_by(input, chunk, true).0;
+        all.extend(frame_by(input, input.len(), true).0);
+        all.extend(frame_with(input, chunk, true, false).0);
+        all.extend(frame_shared_by(input, 1 << 20, chunk).0);
+        all
+    }
+
+    #[test]
+    fn plain_records_are_known_plain() {
+        // ASCII without backslashes, framed whole by the block scan: the fact is established.
+        let rec = format!("{{\"a\":\"{}\",\"b\":[1,2]}}", "x".repeat(150));
+        // The last record's tail is shorter than a block: the byte loop takes it, and it is
+        // not claimed plain.
+        let input = format!("[{rec},{rec},{rec}]");
+        let (r, _) = frame_shared_by(input.as_bytes(), 1 << 20, input.len());
+        let plain: Vec<bool> = r
+            .iter()
+            .map(|r| matches!(&r.body, Framed::Json(b) if b.is_plain()))
+            .collect();
+        assert_eq!(plain, [true, true, false]);
+        // A backslash, or a byte above 0x7F, in either record: neither is claimed plain
+        // (both share blocks with the other).
+        for odd in ["\\\"", "\\u00e9", "é"] {
+            let other = format!("{{\"a\":\"{odd}\"}}");
+            let input = format!("[{other},{rec}]");
+            let (r, _) = frame_shared_by(input.as_bytes(), 1 << 20, input.len());
+            assert!(
+                matches!(&r[0].body, Framed::Json(b) if !b.is_plain()),
+                "{odd}"
+            );
+        }
+        // Records made from owned bytes claim nothing.
+        assert!(!RecordBytes::from(b"{}".to_vec()).is_plain());
     }
 
     #[test]
@@ -1005,6 +1084,29 @@ mod tests {
     }
 
     proptest! {
+        /// A record claimed plain has no backslash and no byte above 0x7F, on any bytes cut
+        /// into any chunks (validation skips checks on the strength of the claim).
+        #[test]
+        fn a_plain_claim_holds(
+            tokens in proptest::collection::vec(
+                prop_oneof![
+                    prop::sample::select(b"{}[]\"\\\n,:a 1\xc3\xa9\x80".to_vec()).prop_map(|c| vec![c]),
+                    "[a-z{}\\[\\] ]{0,90}".prop_map(|s| format!("\"{s}\"").into_bytes()),
+                ],
+                0..120,
+            ),
+            chunk in 1usize..300,
+        ) {
+            let input = [&b"["[..], &tokens.concat()[..]].concat();
+            for r in all_framings(&input, chunk) {
+                if let Framed::Json(b) = &r.body {
+                    if b.is_plain() {
+                        prop_assert!(b.is_ascii() && !b.contains(&b'\\'), "{:?}", b);
+                    }
+                }
+            }
+        }
+
         /// The block scan is an optimisation of the byte loop: on any bytes, in any layout, cut
         /// into any chunks, both frame the same records with the same warnings.
         #[test]

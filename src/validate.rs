@@ -260,6 +260,9 @@ impl fmt::Display for Shown<'_> {
 struct Sink {
     out: Vec<Violation>,
     seen: Vec<(u16, usize)>,
+    /// Every string of the invoice is ASCII without `"` or `\` (see
+    /// [`Validator::validate_record`]): text checks need only the length.
+    plain: bool,
 }
 
 impl Sink {
@@ -659,7 +662,18 @@ impl Validator {
     /// Every rule the invoice breaks, in a stable order (schema first, then business rules);
     /// empty = valid.
     pub fn validate(&self, inv: &Invoice) -> Vec<Violation> {
-        let mut sink = Sink::default();
+        self.validate_record(inv, false)
+    }
+
+    /// [`Self::validate`], told whether the record the invoice was parsed from is plain
+    /// ([`crate::read::RecordBytes::is_plain`]: no backslash, no byte above 0x7F). Its strings
+    /// are then ASCII and hold no `"` or `\`, so the text checks skip scanning for them; the
+    /// violations are the same either way.
+    pub fn validate_record(&self, inv: &Invoice, plain: bool) -> Vec<Violation> {
+        let mut sink = Sink {
+            plain,
+            ..Sink::default()
+        };
         self.schema(inv, &mut sink);
         self.business(inv, &mut sink);
         sink.out
@@ -2340,9 +2354,13 @@ fn item_schema(s: &mut Sink, i: usize, it: &Item) {
 /// (which measures again and words the message) stays out of line.
 #[inline]
 fn text(s: &mut Sink, path: Path, v: &str, min: usize, max: usize, pat: Pat) {
+    debug_assert!(
+        !s.plain || (v.is_ascii() && Pat::Noq.ok(v)),
+        "plain record: {v:?}"
+    );
     // Byte length bounds the character count from above: ASCII is the common case.
-    let ok = if v.is_ascii() {
-        (min..=max).contains(&v.len()) && pat.ok(v)
+    let ok = if s.plain || v.is_ascii() {
+        (min..=max).contains(&v.len()) && ((s.plain && matches!(pat, Pat::Noq)) || pat.ok(v))
     } else {
         (min..=max).contains(&v.chars().count()) && pat.ok(v)
     };

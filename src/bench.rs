@@ -148,6 +148,7 @@ pub fn stage_ceilings(
         let n_ok = timed(&mut timers.parse, || {
             chunk
                 .par_iter()
+                .with_max_len(crate::pipeline::TRANSFORM_PIECE)
                 .filter(|r| crate::transform::parse(r).is_ok())
                 .count()
         });
@@ -157,6 +158,7 @@ pub fn stage_ceilings(
         let invoices: Vec<Invoice> = timed(&mut timers.parse_kept, || {
             chunk
                 .par_iter()
+                .with_max_len(crate::pipeline::TRANSFORM_PIECE)
                 .filter_map(|r| crate::transform::parse(r).ok())
                 .collect()
         });
@@ -165,6 +167,7 @@ pub fn stage_ceilings(
         let n_violations: usize = timed(&mut timers.validate, || {
             invoices
                 .par_iter()
+                .with_max_len(crate::pipeline::TRANSFORM_PIECE)
                 .map(|i| validator.validate(i).len())
                 .sum()
         });
@@ -172,6 +175,7 @@ pub fn stage_ceilings(
         let irns: Vec<[u8; 32]> = timed(&mut timers.irn, || {
             invoices
                 .par_iter()
+                .with_max_len(crate::pipeline::TRANSFORM_PIECE)
                 .map(|i| {
                     let date = crate::clock::parse_doc_date(&i.doc_dtls.dt).unwrap_or(today);
                     crate::irn::compute(
@@ -186,6 +190,7 @@ pub fn stage_ceilings(
         let canonical: Vec<String> = timed(&mut timers.canonical, || {
             invoices
                 .par_iter()
+                .with_max_len(crate::pipeline::TRANSFORM_PIECE)
                 .map(|i| String::from_utf8_lossy(&i.to_canonical_json()).into_owned())
                 .collect()
         });
@@ -231,6 +236,7 @@ pub fn stage_ceilings(
                 let tokens: Vec<String> = timed(&mut timers.sign, || {
                     invoices[..take]
                         .par_iter()
+                        .with_max_len(crate::pipeline::SIGN_PIECE)
                         .zip(&canonical[..take])
                         .zip(&irns[..take])
                         .map(|((inv, c), irn)| {
@@ -262,6 +268,7 @@ pub fn stage_ceilings(
                     let n_images = timed(&mut timers.qr, || {
                         tokens
                             .par_iter()
+                            .with_max_len(crate::pipeline::SIGN_PIECE)
                             .filter(|t| crate::qr::render(t, crate::qr::QrFormat::Png).is_ok())
                             .count()
                     });

@@ -110,21 +110,25 @@ pub fn sign_batch(
     signer: &Signer,
     qr_format: QrFormat,
 ) -> Result<()> {
-    batch.records.par_iter_mut().try_for_each(|rec| {
-        let Processed { doc, outcome, .. } = rec;
-        match outcome {
-            Outcome::Registered(reg) => {
-                let qr_doc = QrDoc {
-                    seller_gstin: &doc.seller_gstin,
-                    doc_no: &doc.doc_no,
-                    doc_type: &doc.doc_type,
-                    doc_date: &doc.doc_date,
-                };
-                sign_registered(reg, &qr_doc, signer, qr_format)
+    batch
+        .records
+        .par_iter_mut()
+        .with_max_len(crate::pipeline::SIGN_PIECE)
+        .try_for_each(|rec| {
+            let Processed { doc, outcome, .. } = rec;
+            match outcome {
+                Outcome::Registered(reg) => {
+                    let qr_doc = QrDoc {
+                        seller_gstin: &doc.seller_gstin,
+                        doc_no: &doc.doc_no,
+                        doc_type: &doc.doc_type,
+                        doc_date: &doc.doc_date,
+                    };
+                    sign_registered(reg, &qr_doc, signer, qr_format)
+                }
+                _ => Ok(()),
             }
-            _ => Ok(()),
-        }
-    })
+        })
 }
 
 #[cfg(test)]

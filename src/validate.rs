@@ -23,7 +23,9 @@
 //! - Export POS not 96 is 2232; SEZ POS not 96 (only with `sez_recipient_pos_96`) is 2229.
 //! - E-way bill problems do not reject the IRN by default: NIC accepts the invoice and answers
 //!   EWBERR with the e-way bill code ([`Validator::ewb_errors`]). With
-//!   `ewb_errors_reject_irn`, services only is 2251, CRN/DBN 2252, Part B incomplete 2253/2254.
+//!   `ewb_errors_reject_irn`, services only is 2251, CRN/DBN 2252, Part B incomplete 2253/2254,
+//!   an export's ship-to missing, abroad or at PIN 999999 (4031-4033) 2236: an export's e-way
+//!   bill runs to the Indian port the goods leave from (NIC's FAQ 28).
 //! - Ship-to state other than POS on B2B (2245) only with `ship_to_state_equals_pos`: invoices
 //!   NIC signed carry bill-to-ship-to across states.
 //! - A CesVal that differs from the items' cess total is 2186, or 2188 when it equals the
@@ -105,6 +107,7 @@ pub mod codes {
     pub const DUP_SL_NO: u16 = 2233;
     pub const CGST_SGST_AMT: u16 = 2234;
     pub const IGST_AMT: u16 = 2235;
+    pub const EXPORT_SHIP_TO_PORT: u16 = 2236;
     pub const SEZ_CGST_SGST: u16 = 2237;
     pub const QTY_REQUIRED: u16 = 2238;
     pub const UNIT_REQUIRED: u16 = 2239;
@@ -1537,8 +1540,8 @@ impl Validator {
     /// as NIC reports them on the IRN (InfoDtls EWBERR, 4xxx): the first one only, as in
     /// NIC's responses (`EwbDtls {Distance: 0}` on a CRN of services gets 4019 alone). When
     /// those problems reject the IRN instead (`rules.ewb_errors_reject_irn`), only the ones
-    /// without a rejection code (4014, 4016, 4018, 4019, 4021, 4024, 4034-4036) are left to
-    /// report here.
+    /// without a rejection code (4014, 4016, 4018, 4019, 4021, 4024, 4032-4033 outside
+    /// exports, 4034-4036) are left to report here.
     pub fn ewb_errors(&self, inv: &Invoice) -> Vec<Violation> {
         if inv.ewb_dtls.is_none() {
             return Vec::new();
@@ -2085,9 +2088,9 @@ impl Validator {
     }
 }
 
-/// One reason EwbDtls cannot make an e-way bill: the code that rejects the IRN (2251-2254;
-/// none for 4014, 4016, 4018, 4019, 4021, 4024 and 4034-4036) and the e-way bill system's own
-/// (4xxx).
+/// One reason EwbDtls cannot make an e-way bill: the code that rejects the IRN (2251-2254,
+/// 2236 for an export's ship-to; none for 4014, 4016, 4018, 4019, 4021, 4024, 4032-4033
+/// outside exports and 4034-4036) and the e-way bill system's own (4xxx).
 struct EwbProblem {
     irn_code: Option<u16>,
     ewb_code: u16,
@@ -2096,7 +2099,8 @@ struct EwbProblem {
 
 /// What stops the invoice's EwbDtls from making an e-way bill, in NIC's order: Part A first
 /// (no transporter, a transporter id failing the GSTIN checksum when `checksum` is on, a
-/// distance NIC cannot compute, a dispatch place abroad), then the document type, goods,
+/// ship-to place abroad or missing on an export, a distance NIC cannot compute, a dispatch
+/// place abroad), then the document type, goods,
 /// Part B (what is missing, then the vehicle number's format and ODC), and the transport
 /// document's date.
 fn ewb_problems(
@@ -2129,6 +2133,35 @@ fn ewb_problems(
         if checksum && gstin::shape_ok(t) && !gstin::checksum_ok(t) {
             add(None, 4018, "Invalid Transporter ID".to_owned());
         }
+    }
+    // The e-way bill's ship-to is a place in India: for an export, the port or place the goods
+    // leave from (NIC's FAQ 28 on Generate IRN), so an export needs ShipDtls. NIC's e-way bill
+    // codes are 4031-4033; an export's IRN-side code is 2236 ("the 'Ship-To' address should be
+    // of the place or port from where the goods are being exported").
+    let export = matches!(
+        SupTyp::parse(&inv.tran_dtls.sup_typ),
+        Some(SupTyp::ExpWp | SupTyp::ExpWop)
+    );
+    let port_code = export.then_some(EXPORT_SHIP_TO_PORT);
+    match &inv.ship_dtls {
+        None if export => add(
+            port_code,
+            4031,
+            "Ship to details are mandatory for export transactions to generate e-Way Bill."
+                .to_owned(),
+        ),
+        Some(d) if state_code(&d.stcd) == Some(96) => add(
+            port_code,
+            4032,
+            "Ship to state code cannot be other country code(96) for e-Way Bill generation"
+                .to_owned(),
+        ),
+        Some(d) if d.pin.0 == 999_999 => add(
+            port_code,
+            4033,
+            "Ship to PIN code cannot be 999999 for e-Way Bill generation".to_owned(),
+        ),
+        _ => {}
     }
     // Distance 0 asks NIC to compute the PIN-to-PIN distance, which a foreign PIN (999999) at
     // either end rules out. The ends are the e-way bill's: dispatch-from, else the supplier;
@@ -4009,14 +4042,48 @@ mod tests {
             ..RulesConfig::default()
         };
         assert!(ewb_codes(&lax, transporter).is_empty());
-        // An export to a foreign PIN: NIC cannot compute the distance (Distance 0), 4034.
+        // A recipient in Other Territory (PIN 999999) and no ship-to: NIC cannot compute the
+        // distance (Distance 0), 4034; a given distance is fine.
+        let mut far = inter();
+        far["BuyerDtls"] = json!({"Gstin": g("97AABCU9603R1Z"), "LglNm": "Buyer Limited",
+            "Pos": "97", "Addr1": "Plot 5", "Loc": "Offshore", "Pin": 999999, "Stcd": "97"});
+        far["EwbDtls"] =
+            json!({"TransMode": "1", "Distance": 0, "VehNo": "KA01AB1234", "VehType": "R"});
+        assert_eq!(run(&far, &rules, false), Vec::new());
+        assert_eq!(ewb_codes(&rules, far.clone()), [4034]);
+        far["EwbDtls"]["Distance"] = json!(420);
+        assert!(ewb_codes(&rules, far).is_empty());
+        // An export's e-way bill needs a ship-to in India, the port the goods leave from (NIC's
+        // FAQ 28): none 4031, abroad 4032, PIN 999999 4033. Rejecting instead, all are 2236.
         let mut export = export();
         export["EwbDtls"] =
-            json!({"TransMode": "1", "Distance": 0, "VehNo": "KA01AB1234", "VehType": "R"});
-        assert_eq!(run(&export, &rules, false), Vec::new());
-        assert_eq!(ewb_codes(&rules, export.clone()), [4034]);
-        export["EwbDtls"]["Distance"] = json!(420);
-        assert!(ewb_codes(&rules, export.clone()).is_empty());
+            json!({"TransMode": "1", "Distance": 420, "VehNo": "KA01AB1234", "VehType": "R"});
+        let abroad = json!({"LglNm": "Crescent FZE", "Addr1": "Jebel Ali", "Loc": "Dubai",
+            "Pin": 999999, "Stcd": "96"});
+        let territory = json!({"LglNm": "Rig 7", "Addr1": "Block 12", "Loc": "Offshore",
+            "Pin": 999999, "Stcd": "97"});
+        for (ship, code) in [
+            (None, 4031),
+            (Some(&abroad), 4032),
+            (Some(&territory), 4033),
+        ] {
+            let mut v = export.clone();
+            if let Some(ship) = ship {
+                v["ShipDtls"] = ship.clone();
+            }
+            assert_eq!(run(&v, &rules, false), Vec::new(), "{code}");
+            assert_eq!(ewb_codes(&rules, v.clone()), [code]);
+            let refused: Vec<u16> = run(&v, &reject, false).iter().map(|x| x.code).collect();
+            assert_eq!(refused, [2236], "{code}");
+            assert!(ewb_codes(&reject, v).is_empty(), "{code}");
+        }
+        // Outside exports a ship-to abroad still cannot make an e-way bill, but no IRN code
+        // is known for it: it rides as 4032 in either mode.
+        let mut b2b = ewb();
+        b2b["ShipDtls"] = abroad;
+        assert_eq!(run(&b2b, &reject, false), Vec::new());
+        assert_eq!(ewb_codes(&reject, b2b.clone()), [4032]);
+        assert_eq!(ewb_codes(&rules, b2b), [4032]);
         // Dispatched from abroad (4035) or from Other Territory's PIN 999999 (4036): the IRN
         // stands, the e-way bill cannot be made.
         for (stcd, pin, code) in [("96", 110001, 4035), ("97", 999999, 4036)] {
@@ -4026,7 +4093,7 @@ mod tests {
             assert_eq!(run(&v, &rules, false), Vec::new(), "{stcd}");
             assert_eq!(ewb_codes(&rules, v), [code], "{stcd}");
         }
-        // Shipped to a port in India: the distance can be computed.
+        // Shipped to a port in India: the e-way bill can be made, even for Distance 0.
         export["EwbDtls"]["Distance"] = json!(0);
         export["ShipDtls"] = json!({"LglNm": "Chennai Port", "Addr1": "Rajaji Salai",
             "Loc": "Chennai", "Pin": 600001, "Stcd": "33"});

@@ -1139,13 +1139,14 @@ impl Validator {
                         seller_aato = Some(t.aato_crore);
                         if t.status != TaxpayerStatus::Active {
                             s.push(GSTIN_INACTIVE, None, || {
-                                format!("Supplier GSTIN {} is not active", sd.gstin)
+                                // NIC's wording for any party (a real 2025 response).
+                                format!("GSTIN -{} is inactive or cancelled", sd.gstin)
                             });
                         }
                         if t.kind == "SEZ" {
                             s.push(SELLER_SEZ, None, || {
                                 format!(
-                                    "Cannot generate e-invoice: supplier GSTIN {} is an SEZ unit",
+                                    "Cannot generate e-Invoice as the supplier GSTIN - {} is SEZ",
                                     sd.gstin
                                 )
                             });
@@ -1164,7 +1165,7 @@ impl Validator {
                     Some(t) => {
                         if t.status != TaxpayerStatus::Active {
                             s.push(GSTIN_INACTIVE, None, || {
-                                format!("Recipient GSTIN {} is not active", bd.gstin)
+                                format!("GSTIN -{} is inactive or cancelled", bd.gstin)
                             });
                         }
                         let buyer_sez = t.kind == "SEZ";
@@ -1194,7 +1195,7 @@ impl Validator {
                     .is_some_and(|t| t.status != TaxpayerStatus::Active)
                 {
                     s.push(GSTIN_INACTIVE, None, || {
-                        format!("Ship-to GSTIN {g} is inactive or cancelled")
+                        format!("GSTIN -{g} is inactive or cancelled")
                     });
                 }
             }
@@ -1718,12 +1719,12 @@ impl Validator {
         let hsn_n = hsn_number(hsn);
         let hsn_pattern = hsn_n.is_some();
         if !hsn_n.is_some_and(|n| self.masters.hsn_known(n, hsn.len())) {
-            s.push(HSN, at, || {
-                format!("Invalid HSN code(s) {} for item {sl}", Shown(hsn))
-            });
+            // NIC's wording in its 2025 responses ("HSN code(s)-391520 is invalid"); its
+            // published list has "Invalid HSN code(s)-{0}".
+            s.push(HSN, at, || format!("HSN code(s)-{} is invalid", Shown(hsn)));
         } else if hsn.len() < min_digits {
             s.push(HSN, at, || {
-                format!("Invalid HSN code(s) {hsn} for item {sl}: at least {min_digits} digits are required")
+                format!("HSN code(s)-{hsn} is invalid: at least {min_digits} digits are required (item {sl})")
             });
         }
         let service = it.is_servc == "Y";
@@ -1755,7 +1756,7 @@ impl Validator {
         if let Some(u) = &it.unit {
             if !self.unit_ok(u) {
                 s.push(UNIT, at, || {
-                    format!("Invalid item unit code(s) {} for item {sl}", Shown(u))
+                    format!("Invalid item unit code(s)-{}", Shown(u))
                 });
             }
         }
@@ -2138,10 +2139,7 @@ fn ewb_problems(
     // leave from (NIC's FAQ 28 on Generate IRN), so an export needs ShipDtls. NIC's e-way bill
     // codes are 4031-4033; an export's IRN-side code is 2236 ("the 'Ship-To' address should be
     // of the place or port from where the goods are being exported").
-    let export = matches!(
-        SupTyp::parse(&inv.tran_dtls.sup_typ),
-        Some(SupTyp::ExpWp | SupTyp::ExpWop)
-    );
+    let export = SupTyp::parse(&inv.tran_dtls.sup_typ).is_some_and(SupTyp::is_export);
     let port_code = export.then_some(EXPORT_SHIP_TO_PORT);
     match &inv.ship_dtls {
         None if export => add(
@@ -4320,7 +4318,7 @@ mod tests {
         let mut v = intra();
         set(&mut v, "/ItemList/1/HsnCd", json!("123456"));
         let got = run(&v, &RulesConfig::default(), false);
-        assert_eq!(got[0].message, "Invalid HSN code(s) 123456 for item 2");
+        assert_eq!(got[0].message, "HSN code(s)-123456 is invalid");
         let mut v = intra();
         set(&mut v, "/SellerDtls/LglNm", json!("Ac"));
         let got = run(&v, &RulesConfig::default(), false);

@@ -44,9 +44,9 @@ const READ_CHUNK_BYTES: usize = 1 << 20;
 /// Most records one rayon job parses and validates without splitting. Left to itself rayon
 /// cuts a batch into about two pieces per thread, so at the end of a batch one core idled
 /// while the other finished its last piece of hundreds of invoices: on 2 cores `check` kept
-/// 1.83 of them busy (perf sched: workers asleep for 1-4 ms at most batch ends). Pieces of
-/// 16 (about 0.2 ms of work) bring that to 1.95 for one job per 16 invoices. The stage
-/// ceilings (`irp bench-stages`) split the same way, so they stay comparable.
+/// 1.81-1.91 of them busy, 1.85 on average (perf sched: workers asleep for 1-4 ms at most
+/// batch ends). Pieces of 16 (about 0.2 ms of work) bring that to 1.93-1.99 (1.95) for one
+/// job per 16 invoices. The stage ceilings (`irp bench-stages`) split the same way.
 pub const TRANSFORM_PIECE: usize = 16;
 
 /// The same for signing: one registration (two RS256 signatures, about 1 ms) per job.

@@ -1058,8 +1058,8 @@ mod tests {
             .map(|r| matches!(&r.body, Framed::Json(b) if b.is_plain()))
             .collect();
         assert_eq!(plain, [true, true, false]);
-        // A backslash, or a byte above 0x7F, in either record: neither is claimed plain
-        // (both share blocks with the other).
+        // A backslash, or a byte above 0x7F, in the first record: it is not claimed plain (the
+        // second, `rec`, ends the input, so its tail takes the byte loop either way).
         for odd in ["\\\"", "\\u00e9", "é"] {
             let other = format!("{{\"a\":\"{odd}\"}}");
             let input = format!("[{other},{rec}]");
@@ -1069,6 +1069,14 @@ mod tests {
                 "{odd}"
             );
         }
+        // NDJSON: a newline ends each record, and the records before the last are plain.
+        let input = format!("{rec}\n{rec}\n{rec}\n");
+        let (r, _) = frame_shared_by(input.as_bytes(), 1 << 20, input.len());
+        let plain: Vec<bool> = r
+            .iter()
+            .map(|r| matches!(&r.body, Framed::Json(b) if b.is_plain()))
+            .collect();
+        assert_eq!(plain, [true, true, false]);
         // Records made from owned bytes claim nothing.
         assert!(!RecordBytes::from(b"{}".to_vec()).is_plain());
     }
@@ -1088,6 +1096,7 @@ mod tests {
         /// into any chunks (validation skips checks on the strength of the claim).
         #[test]
         fn a_plain_claim_holds(
+            head in prop::sample::select(vec![&b"["[..], b"{", b" \n["]),
             tokens in proptest::collection::vec(
                 prop_oneof![
                     prop::sample::select(b"{}[]\"\\\n,:a 1\xc3\xa9\x80".to_vec()).prop_map(|c| vec![c]),
@@ -1097,7 +1106,7 @@ mod tests {
             ),
             chunk in 1usize..300,
         ) {
-            let input = [&b"["[..], &tokens.concat()[..]].concat();
+            let input = [head, &tokens.concat()[..]].concat();
             for r in all_framings(&input, chunk) {
                 if let Framed::Json(b) = &r.body {
                     if b.is_plain() {

@@ -1091,22 +1091,26 @@ mod tests {
         assert_eq!(json(&r[1]), long);
     }
 
+    /// Arbitrary input for framing: a layout's first bytes (array, objects, not JSON), then
+    /// single structural or plain bytes (escapes, newlines and bytes above 0x7F among them)
+    /// and whole strings, long enough to cross blocks, with brackets inside.
+    fn framing_input() -> impl Strategy<Value = Vec<u8>> {
+        let head = prop::sample::select(vec![&b"["[..], b"{", b" \n[", b"x"]);
+        let tokens = proptest::collection::vec(
+            prop_oneof![
+                prop::sample::select(b"{}[]\"\\\n,:a 1\xc3\xa9\x80".to_vec()).prop_map(|c| vec![c]),
+                "[a-z{}\\[\\] ]{0,90}".prop_map(|s| format!("\"{s}\"").into_bytes()),
+            ],
+            0..120,
+        );
+        (head, tokens).prop_map(|(head, tokens)| [head, &tokens.concat()[..]].concat())
+    }
+
     proptest! {
         /// A record claimed plain has no backslash and no byte above 0x7F, on any bytes cut
         /// into any chunks (validation skips checks on the strength of the claim).
         #[test]
-        fn a_plain_claim_holds(
-            head in prop::sample::select(vec![&b"["[..], b"{", b" \n["]),
-            tokens in proptest::collection::vec(
-                prop_oneof![
-                    prop::sample::select(b"{}[]\"\\\n,:a 1\xc3\xa9\x80".to_vec()).prop_map(|c| vec![c]),
-                    "[a-z{}\\[\\] ]{0,90}".prop_map(|s| format!("\"{s}\"").into_bytes()),
-                ],
-                0..120,
-            ),
-            chunk in 1usize..300,
-        ) {
-            let input = [head, &tokens.concat()[..]].concat();
+        fn a_plain_claim_holds(input in framing_input(), chunk in 1usize..300) {
             for r in all_framings(&input, chunk) {
                 if let Framed::Json(b) = &r.body {
                     if b.is_plain() {
@@ -1119,21 +1123,7 @@ mod tests {
         /// The block scan is an optimisation of the byte loop: on any bytes, in any layout, cut
         /// into any chunks, both frame the same records with the same warnings.
         #[test]
-        fn block_scan_matches_the_byte_loop(
-            head in prop::sample::select(vec![&b"["[..], b"{", b" \n[", b"x"]),
-            tokens in proptest::collection::vec(
-                prop_oneof![
-                    // Single structural or plain bytes, escapes and newlines among them.
-                    prop::sample::select(b"{}[]\"\\\n,:a 1".to_vec()).prop_map(|c| vec![c]),
-                    // Whole strings, long enough to cross blocks, with brackets inside.
-                    "[a-z{}\\[\\] ]{0,90}".prop_map(|s| format!("\"{s}\"").into_bytes()),
-                ],
-                0..120,
-            ),
-            chunk in 1usize..300,
-        ) {
-            let body = tokens.concat();
-            let input = [head, &body[..]].concat();
+        fn block_scan_matches_the_byte_loop(input in framing_input(), chunk in 1usize..300) {
             let reference = frame_by(&input, input.len(), false);
             prop_assert_eq!(&frame_by(&input, chunk, true), &reference);
             prop_assert_eq!(&frame_by(&input, input.len(), true), &reference);

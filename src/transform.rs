@@ -291,7 +291,13 @@ mod tests {
         // Names with quotes and backslashes in the first half, non-ASCII places in the second
         // (each kind on invoices of its own): never claimed plain.
         let text = String::from_utf8(text).unwrap();
-        let (first, second) = text.split_at(text.len() / 2);
+        // Cut at a line break (an ASCII byte, so a character boundary) near the middle.
+        let half = text.len() / 2;
+        let mid = text.as_bytes()[half..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(text.len(), |k| half + k);
+        let (first, second) = text.split_at(mid);
         let text = [
             first.replacen("\"LglNm\":\"", "\"LglNm\":\"\\\"Q\\\" ", 50),
             second.replacen("\"Loc\":\"", "\"Loc\":\"Bengaluru \u{0bae} ", 50),

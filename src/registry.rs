@@ -143,6 +143,17 @@ impl std::fmt::Debug for Registry {
     }
 }
 
+/// RocksDB's open error, with the usual cause said first: its lock message ("While lock
+/// file: …/LOCK: Resource temporarily unavailable") does not tell an operator that another
+/// process is using the registry.
+fn open_message(rocks: &str) -> String {
+    if rocks.contains("LOCK") && (rocks.contains("lock file") || rocks.contains("lock hold")) {
+        format!("in use by another process, which holds its lock (RocksDB: {rocks})")
+    } else {
+        rocks.to_owned()
+    }
+}
+
 impl Registry {
     /// Opens (creating if needed) the registry for writing. Fails when another process holds it.
     ///
@@ -163,7 +174,7 @@ impl Registry {
     fn open_mode(path: &Path, cfg: &RegistryConfig, read_only: bool) -> Result<Registry> {
         let err = |e: rocksdb::Error| Error::Registry {
             path: path.to_owned(),
-            message: e.to_string(),
+            message: open_message(&e.to_string()),
         };
         if read_only && !path.join("CURRENT").exists() {
             return Err(Error::Registry {
@@ -550,6 +561,21 @@ mod tests {
             .begin_run_at(&[4; 32], "register", "2025-07-01 00:05:00")
             .unwrap();
         assert_eq!(again, (1, true, "2025-06-30 23:55:00".to_owned()));
+    }
+
+    #[test]
+    fn a_held_registry_is_named_as_in_use() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = RegistryConfig::default();
+        let _held = Registry::open(dir.path(), &cfg).unwrap();
+        let e = Registry::open(dir.path(), &cfg).unwrap_err().to_string();
+        assert!(e.contains("in use by another process"), "{e}");
+        assert!(e.contains(&dir.path().display().to_string()), "{e}");
+        // Other open errors pass through as RocksDB words them.
+        assert_eq!(
+            open_message("Corruption: bad block"),
+            "Corruption: bad block"
+        );
     }
 
     #[test]

@@ -276,6 +276,247 @@ mod tests {
         assert_eq!(too_large(5002), vec![5002]);
     }
 
+    mod mutated {
+        //! Any edit of a real invoice, structural or byte-level, ends as exactly one outcome:
+        //! accepted, or rejected with NIC codes and words, never a panic ("bad input gets a
+        //! clear per-invoice error"). Run in a debug build too, where arithmetic overflow
+        //! panics.
+        use std::sync::OnceLock;
+
+        use proptest::prelude::*;
+        use serde_json::{json, Value};
+
+        use super::*;
+
+        /// Generated invoices, every supply type and defect kind, as JSON trees.
+        fn bases() -> &'static [Value] {
+            static BASES: OnceLock<Vec<Value>> = OnceLock::new();
+            BASES.get_or_init(|| {
+                let masters = Masters::embedded().unwrap();
+                let today = chrono::NaiveDate::from_ymd_opt(2025, 6, 20).unwrap();
+                let opts = crate::gen::GenOptions {
+                    invalid_share: 0.3,
+                    ..crate::gen::GenOptions::new(80, 11, today)
+                };
+                let mut text = Vec::new();
+                crate::gen::generate(&opts, &masters, &mut text).unwrap();
+                serde_json::from_slice(&text).unwrap()
+            })
+        }
+
+        /// JSON pointers of every node, root first.
+        fn pointers(v: &Value, at: &str, out: &mut Vec<String>) {
+            out.push(at.to_owned());
+            match v {
+                Value::Object(m) => m
+                    .iter()
+                    .for_each(|(k, c)| pointers(c, &format!("{at}/{k}"), out)),
+                Value::Array(a) => a
+                    .iter()
+                    .enumerate()
+                    .for_each(|(i, c)| pointers(c, &format!("{at}/{i}"), out)),
+                _ => {}
+            }
+        }
+
+        #[derive(Clone, Debug)]
+        enum Edit {
+            /// A number for a number, a string for a string: reaches the business rules.
+            Retype {
+                number: Value,
+                text: Value,
+            },
+            Replace(Value),
+            Remove,
+            AddKey(String, Value),
+        }
+
+        fn apply(doc: &mut Value, node: usize, edit: &Edit) {
+            let mut all = Vec::new();
+            pointers(doc, "", &mut all);
+            let at = &all[node % all.len()];
+            match edit {
+                Edit::Retype { number, text } => match doc.pointer_mut(at) {
+                    Some(slot @ Value::Number(_)) => *slot = number.clone(),
+                    Some(slot @ Value::String(_)) => *slot = text.clone(),
+                    _ => {}
+                },
+                Edit::Replace(v) => {
+                    if let Some(slot) = doc.pointer_mut(at) {
+                        *slot = v.clone();
+                    }
+                }
+                Edit::Remove => {
+                    let Some((parent, last)) = at.rsplit_once('/') else {
+                        return;
+                    };
+                    match doc.pointer_mut(parent) {
+                        Some(Value::Object(m)) => {
+                            m.remove(last);
+                        }
+                        Some(Value::Array(a)) => {
+                            if let Ok(i) = last.parse::<usize>() {
+                                a.remove(i);
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                Edit::AddKey(k, v) => {
+                    if let Some(Value::Object(m)) = doc.pointer_mut(at) {
+                        m.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+        }
+
+        /// Numbers as the arithmetic rules read them: exact decimals with up to 6 places.
+        fn decimal() -> impl Strategy<Value = Value> {
+            (-100_000_000_000i64..100_000_000_000, 0u32..7).prop_map(|(m, s)| {
+                let d = rust_decimal::Decimal::new(m, s);
+                serde_json::from_str(&d.to_string()).unwrap_or(Value::Null)
+            })
+        }
+
+        /// Values the rules single out (codes, dates, special GSTINs and PINs, edge numbers).
+        const WORDS: &[&str] = &[
+            "",
+            "URP",
+            "96",
+            "97",
+            "99",
+            "Y",
+            "N",
+            "y",
+            "31/02/2025",
+            "29/02/2024",
+            "01/01/1900",
+            "20/06/2025",
+            "B2B",
+            "EXPWP",
+            "SEZWOP",
+            "DEXP",
+            "CRN",
+            "DBN",
+            "INV",
+            "NOS",
+            "OTH",
+            "0",
+            "-1",
+            "1e400",
+            "99999999999999999999",
+            "\u{0}\u{7f}\u{202e}",
+            "29AAGCB1286Q000",
+            "27AAACR5055K1Z7",
+            "07AAACR5055K1ZZ",
+            "560001",
+            "999999",
+        ];
+
+        fn value() -> impl Strategy<Value = Value> {
+            prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::from),
+                any::<i64>().prop_map(Value::from),
+                any::<u64>().prop_map(Value::from),
+                any::<f64>().prop_map(Value::from),
+                (-1e16f64..1e16).prop_map(Value::from),
+                decimal(),
+                ".{0,40}".prop_map(Value::from),
+                "[0-9A-Z/-]{0,16}".prop_map(Value::from),
+                prop::sample::select(WORDS).prop_map(Value::from),
+                Just(json!([])),
+                Just(json!({})),
+                Just(json!([{}])),
+                Just(json!({"Nm": "x"})),
+            ]
+        }
+
+        fn edit() -> impl Strategy<Value = Edit> {
+            let text = prop_oneof![
+                "[0-9A-Za-z /-]{1,16}".prop_map(Value::from),
+                prop::sample::select(WORDS).prop_map(Value::from),
+            ];
+            let number = prop_oneof![decimal(), (0u32..30).prop_map(Value::from)];
+            prop_oneof![
+                6 => (number, text).prop_map(|(number, text)| Edit::Retype { number, text }),
+                3 => value().prop_map(Edit::Replace),
+                2 => Just(Edit::Remove),
+                1 => ("[A-Za-z]{1,8}", value()).prop_map(|(k, v)| Edit::AddKey(k, v)),
+            ]
+        }
+
+        /// A byte-level change after serialising: truncate, insert, overwrite or delete.
+        fn bytes_edit() -> impl Strategy<Value = Option<(usize, u8, u8)>> {
+            proptest::option::weighted(0.3, (any::<usize>(), 0u8..4, any::<u8>()))
+        }
+
+        fn judge_bytes(bytes: Vec<u8>, keep_canonical: bool) -> Outcome {
+            let masters = Arc::new(Masters::embedded().unwrap());
+            let today = chrono::NaiveDate::from_ymd_opt(2025, 6, 20).unwrap();
+            let validator = Validator::new(&RulesConfig::default(), masters, None, today);
+            let ctx = TransformContext {
+                validator: &validator,
+                upper_case_doc_no: true,
+                keep_canonical,
+            };
+            let raw = RawRecord {
+                seq: 1,
+                input: 0,
+                offset: 0,
+                body: Framed::Json(bytes.into()),
+            };
+            process(raw, &ctx).outcome
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(1500))]
+            #[test]
+            fn any_edit_gets_one_clear_outcome(
+                base in 0usize..80,
+                edits in prop::collection::vec((any::<usize>(), edit()), 1..4),
+                raw_edit in bytes_edit(),
+                keep_canonical in any::<bool>(),
+            ) {
+                let mut doc = bases()[base % bases().len()].clone();
+                for (node, e) in &edits {
+                    apply(&mut doc, *node, e);
+                }
+                let mut bytes = serde_json::to_vec(&doc).unwrap();
+                if let Some((at, kind, b)) = raw_edit {
+                    let at = at % (bytes.len() + 1);
+                    match kind {
+                        0 => bytes.truncate(at),
+                        1 => bytes.insert(at, b),
+                        2 if at < bytes.len() => bytes[at] = b,
+                        _ if at < bytes.len() => {
+                            bytes.remove(at);
+                        }
+                        _ => {}
+                    }
+                }
+                match judge_bytes(bytes.clone(), keep_canonical) {
+                    Outcome::Valid(a) => {
+                        // Accepted: the canonical JSON is kept only when asked for, and is JSON.
+                        prop_assert_eq!(a.canonical.is_empty(), !keep_canonical);
+                        if keep_canonical {
+                            prop_assert!(serde_json::from_slice::<Value>(&a.canonical).is_ok());
+                        }
+                    }
+                    Outcome::Rejected { violations, dup } => {
+                        prop_assert!(dup.is_none());
+                        prop_assert!(!violations.is_empty());
+                        for v in &violations {
+                            prop_assert!((1000..10_000).contains(&v.code), "{:?}", v);
+                            prop_assert!(!v.message.trim().is_empty(), "{:?}", v);
+                        }
+                    }
+                    Outcome::Registered(_) => prop_assert!(false, "registered before the registry"),
+                }
+            }
+        }
+    }
+
     /// Validation told a record is plain gives what full validation gives, on generated
     /// invoices with every kind of defect; and framing does find most of them plain.
     #[test]

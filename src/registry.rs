@@ -174,7 +174,7 @@ impl Registry {
     fn open_mode(path: &Path, cfg: &RegistryConfig, read_only: bool) -> Result<Registry> {
         let err = |e: rocksdb::Error| Error::Registry {
             path: path.to_owned(),
-            message: open_message(&e.to_string()),
+            message: open_message(e.as_ref()),
         };
         if read_only && !path.join("CURRENT").exists() {
             return Err(Error::Registry {

@@ -190,7 +190,8 @@ pub struct Framer {
     /// The whole input, when it is in memory: records are ranges of it, nothing is copied,
     /// and the chunks pushed must be its bytes in order.
     shared: Option<Arc<SharedInput>>,
-    /// The CPU has AVX2: blocks are classified 32 bytes at a time.
+    /// The CPU has AVX2 and carry-less multiplication: blocks are classified 32 bytes at a
+    /// time, and the string mask is one multiplication.
     avx2: bool,
     /// The current record is a container whose bytes so far were all seen by the block scan
     /// with no backslash and no byte above 0x7F (see [`RecordBytes::is_plain`]).
@@ -202,6 +203,7 @@ fn has_avx2() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         std::arch::is_x86_feature_detected!("avx2")
+            && std::arch::is_x86_feature_detected!("pclmulqdq")
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
@@ -362,14 +364,18 @@ impl Framer {
     /// that holds a backslash, and the tail of the chunk, go through the byte loop.
     fn scan_value(&mut self, bytes: &[u8]) -> (usize, bool) {
         let lines_mode = self.layout == Layout::Objects { lines: Some(true) };
+        // Newlines matter in NDJSON, and while the first object tells whether the input is
+        // NDJSON; inside an array (the usual bulk file) the block scan skips them.
+        let newlines = lines_mode || self.layout == Layout::Objects { lines: None };
         let mut idx = 0;
         loop {
             if self.value == Value::Container && !self.block_scan_off {
                 let scanned = if self.avx2 {
-                    // SAFETY: `avx2` is set only when the CPU was detected to have AVX2.
-                    unsafe { self.scan_blocks_avx2(bytes, idx, lines_mode) }
+                    // SAFETY: `avx2` is set only when the CPU was detected to have AVX2 and
+                    // PCLMULQDQ.
+                    unsafe { self.scan_blocks_avx2(bytes, idx, lines_mode, newlines) }
                 } else {
-                    self.scan_blocks(bytes, idx, lines_mode, Block::classify)
+                    self.scan_blocks(bytes, idx, lines_mode, Block::classify, prefix_xor)
                 };
                 match scanned {
                     Ok(next) => idx = next,
@@ -396,6 +402,7 @@ impl Framer {
         mut idx: usize,
         lines_mode: bool,
         classify: impl Fn(&[u8; 64]) -> Block,
+        in_string_mask: impl Fn(u64) -> u64,
     ) -> Result<usize, usize> {
         while !self.escape {
             let Some(block) = bytes.get(idx..idx + 64) else {
@@ -404,7 +411,7 @@ impl Framer {
             let Ok(block) = <&[u8; 64]>::try_from(block) else {
                 break;
             };
-            match self.scan_block(&classify(block), lines_mode) {
+            match self.scan_block(&classify(block), lines_mode, &in_string_mask) {
                 BlockScan::Done(at) => return Err(idx + at),
                 BlockScan::Open => idx += 64,
                 BlockScan::Escapes => break,
@@ -413,32 +420,49 @@ impl Framer {
         Ok(idx)
     }
 
-    /// [`Framer::scan_blocks`] compiled for AVX2: one compare per 32 bytes instead of 16
-    /// (elsewhere than x86_64, the portable classification).
+    /// [`Framer::scan_blocks`] compiled for AVX2 and PCLMULQDQ: one compare per 32 bytes
+    /// instead of 16, newlines looked for only when `newlines`, and the string mask in one
+    /// carry-less multiplication (elsewhere than x86_64, the portable forms).
     ///
     /// # Safety
-    /// The CPU must support AVX2.
-    #[cfg_attr(target_arch = "x86_64", target_feature(enable = "avx2"))]
+    /// The CPU must support AVX2 and PCLMULQDQ.
+    #[cfg_attr(target_arch = "x86_64", target_feature(enable = "avx2,pclmulqdq"))]
     unsafe fn scan_blocks_avx2(
         &mut self,
         bytes: &[u8],
         idx: usize,
         lines_mode: bool,
+        newlines: bool,
     ) -> Result<usize, usize> {
         #[cfg(target_arch = "x86_64")]
-        let classify = |b: &[u8; 64]| {
-            // SAFETY: this function runs only on a CPU with AVX2 (the caller's contract).
-            unsafe { Block::classify_avx2(b) }
-        };
+        {
+            // SAFETY (both closures): this function runs only on a CPU with AVX2 and
+            // PCLMULQDQ (the caller's contract).
+            let pxor = |x: u64| unsafe { prefix_xor_clmul(x) };
+            if newlines {
+                let classify = |b: &[u8; 64]| unsafe { Block::classify_avx2::<true>(b) };
+                self.scan_blocks(bytes, idx, lines_mode, classify, pxor)
+            } else {
+                let classify = |b: &[u8; 64]| unsafe { Block::classify_avx2::<false>(b) };
+                self.scan_blocks(bytes, idx, lines_mode, classify, pxor)
+            }
+        }
         #[cfg(not(target_arch = "x86_64"))]
-        let classify = Block::classify;
-        self.scan_blocks(bytes, idx, lines_mode, classify)
+        {
+            let _ = newlines;
+            self.scan_blocks(bytes, idx, lines_mode, Block::classify, prefix_xor)
+        }
     }
 
     /// One block without escapes, inside a container: the string mask is the prefix XOR of the
     /// quotes, and only brackets outside strings move the depth.
     #[inline(always)]
-    fn scan_block(&mut self, m: &Block, lines_mode: bool) -> BlockScan {
+    fn scan_block(
+        &mut self,
+        m: &Block,
+        lines_mode: bool,
+        in_string_mask: impl Fn(u64) -> u64,
+    ) -> BlockScan {
         // The whole block counts, even bytes past the record's end: conservative.
         if m.backslash | m.high != 0 {
             self.plain = false;
@@ -447,7 +471,7 @@ impl Framer {
             return BlockScan::Escapes;
         }
         // Bit i set: byte i is inside a string (opening quote included, closing one not).
-        let mut in_str = prefix_xor(m.quote);
+        let mut in_str = in_string_mask(m.quote);
         if self.in_string {
             in_str = !in_str;
         }
@@ -746,7 +770,7 @@ impl Block {
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
     #[inline]
-    unsafe fn classify_avx2(block: &[u8; 64]) -> Block {
+    unsafe fn classify_avx2<const NEWLINES: bool>(block: &[u8; 64]) -> Block {
         use std::arch::x86_64::{
             __m256i, _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_movemask_epi8, _mm256_or_si256,
             _mm256_set1_epi8,
@@ -770,7 +794,9 @@ impl Block {
             m.backslash |= bits!(v, b'\\') << shift;
             m.open |= bits!(folded, b'{') << shift;
             m.close |= bits!(folded, b'}') << shift;
-            m.newline |= bits!(v, b'\n') << shift;
+            if NEWLINES {
+                m.newline |= bits!(v, b'\n') << shift;
+            }
             m.high |= u64::from(_mm256_movemask_epi8(v) as u32) << shift;
         }
         m
@@ -803,6 +829,20 @@ fn prefix_xor(mut x: u64) -> u64 {
     x ^= x << 16;
     x ^= x << 32;
     x
+}
+
+/// [`prefix_xor`] as one carry-less multiplication by all ones.
+///
+/// # Safety
+/// The CPU must support PCLMULQDQ.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "pclmulqdq")]
+#[inline]
+unsafe fn prefix_xor_clmul(x: u64) -> u64 {
+    use std::arch::x86_64::{_mm_clmulepi64_si128, _mm_cvtsi128_si64, _mm_set_epi64x};
+    // `as i64` / `as u64`: the same 64 bits, as the intrinsics type them.
+    let product = _mm_clmulepi64_si128(_mm_set_epi64x(0, x as i64), _mm_set_epi64x(0, -1), 0);
+    _mm_cvtsi128_si64(product) as u64
 }
 
 /// The `n` lowest bits set (`n` <= 64).
@@ -996,7 +1036,7 @@ mod tests {
     #[test]
     fn avx2_and_sse2_classify_blocks_alike() {
         if !has_avx2() {
-            eprintln!("skipped: this CPU has no AVX2");
+            eprintln!("skipped: this CPU has no AVX2 or PCLMULQDQ");
             return;
         }
         // Every framing byte at every position, over a deterministic pseudo-random filler.
@@ -1012,8 +1052,25 @@ mod tests {
             }
             block[round % 64] = [b'{', b'}', b'"', b'\\', b'\n', b'[', b']'][round % 7];
             let sse2 = Block::classify(&block);
-            // SAFETY: the CPU has AVX2 (checked above).
-            let avx2 = unsafe { Block::classify_avx2(&block) };
+            // SAFETY: the CPU has AVX2 and PCLMULQDQ (checked above).
+            let avx2 = unsafe { Block::classify_avx2::<true>(&block) };
+            // Without newlines: the same masks, and no newline bits.
+            let no_nl = unsafe { Block::classify_avx2::<false>(&block) };
+            assert_eq!(
+                (
+                    no_nl.quote,
+                    no_nl.backslash,
+                    no_nl.open,
+                    no_nl.close,
+                    no_nl.newline
+                ),
+                (avx2.quote, avx2.backslash, avx2.open, avx2.close, 0)
+            );
+            assert_eq!(no_nl.high, avx2.high);
+            assert_eq!(
+                unsafe { prefix_xor_clmul(sse2.quote ^ state) },
+                prefix_xor(sse2.quote ^ state)
+            );
             assert_eq!(
                 (
                     sse2.quote,

@@ -262,7 +262,7 @@ pub fn run(opts: RunOptions) -> Result<Summary> {
             let ctx = TransformContext {
                 validator: &validator,
                 upper_case_doc_no: settings.rules.upper_case_doc_no_on(today),
-                keep_canonical: opts.mode == Mode::Register,
+                registering: opts.mode == Mode::Register,
             };
             move || -> Result<()> {
                 for batch in raw_rx {

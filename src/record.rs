@@ -40,6 +40,21 @@ pub struct QrFacts {
     pub main_hsn: String,
 }
 
+impl QrFacts {
+    /// No claims: what `check` carries, as it signs nothing.
+    pub fn none() -> QrFacts {
+        QrFacts {
+            buyer_gstin: String::new(),
+            tot_inv_val: Num {
+                value: rust_decimal::Decimal::ZERO,
+                raw: 0.0,
+            },
+            item_cnt: 0,
+            main_hsn: String::new(),
+        }
+    }
+}
+
 /// A valid invoice ready for the registry.
 #[derive(Debug)]
 pub struct Accepted {

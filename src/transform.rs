@@ -19,8 +19,9 @@ use crate::validate::Validator;
 pub struct TransformContext<'a> {
     pub validator: &'a Validator,
     pub upper_case_doc_no: bool,
-    /// Build the canonical JSON (needed by `register`, not by `check`).
-    pub keep_canonical: bool,
+    /// The run registers: build what the registry and signing need (the canonical JSON, the
+    /// QR facts, the GSTR-1 period). `check` needs none of them.
+    pub registering: bool,
 }
 
 thread_local! {
@@ -131,28 +132,33 @@ fn judge(mut invoice: Invoice, ctx: &TransformContext<'_>, plain: bool) -> (DocS
     // A number with lower case may have been registered as sent, before upper-casing began.
     let as_sent_irn = matches!(doc_no, std::borrow::Cow::Owned(_))
         .then(|| irn::compute(&inv.seller_dtls.gstin, &fy, doc_type, &inv.doc_dtls.no));
-    let canonical = if ctx.keep_canonical {
+    let canonical = if ctx.registering {
         inv.to_canonical_json()
     } else {
         Vec::new()
     };
     let ewb_errors = ctx.validator.ewb_errors(inv);
-    // The invoice is done with (its canonical form is made): its strings move into the
-    // record instead of being copied.
-    let main = main_hsn_index(inv.item_list.iter().map(|i| i.ass_amt.value));
-    let qr = QrFacts {
-        buyer_gstin: std::mem::take(&mut invoice.buyer_dtls.gstin),
-        tot_inv_val: invoice.val_dtls.tot_inv_val,
-        item_cnt: invoice.item_list.len(),
-        main_hsn: main
-            .and_then(|k| invoice.item_list.get_mut(k))
-            .map(|it| std::mem::take(&mut it.hsn_cd))
-            .unwrap_or_default(),
+    let (qr, period) = if ctx.registering {
+        // The invoice is done with (its canonical form is made): its strings move into the
+        // record instead of being copied.
+        let main = main_hsn_index(inv.item_list.iter().map(|i| i.ass_amt.value));
+        let qr = QrFacts {
+            buyer_gstin: std::mem::take(&mut invoice.buyer_dtls.gstin),
+            tot_inv_val: invoice.val_dtls.tot_inv_val,
+            item_cnt: invoice.item_list.len(),
+            main_hsn: main
+                .and_then(|k| invoice.item_list.get_mut(k))
+                .map(|it| std::mem::take(&mut it.hsn_cd))
+                .unwrap_or_default(),
+        };
+        (qr, clock::year_month(date))
+    } else {
+        (QrFacts::none(), String::new())
     };
     let accepted = Accepted {
         irn,
         as_sent_irn,
-        period: clock::year_month(date),
+        period,
         canonical,
         qr,
         ewb_errors,
@@ -246,7 +252,7 @@ mod tests {
         let ctx = TransformContext {
             validator: &validator,
             upper_case_doc_no: true,
-            keep_canonical: false,
+            registering: false,
         };
         let raw = RawRecord {
             seq: 1,
@@ -451,14 +457,14 @@ mod tests {
             proptest::option::weighted(0.3, (any::<usize>(), 0u8..4, any::<u8>()))
         }
 
-        fn judge_bytes(bytes: Vec<u8>, keep_canonical: bool) -> Outcome {
+        fn judge_bytes(bytes: Vec<u8>, registering: bool) -> Outcome {
             let masters = Arc::new(Masters::embedded().unwrap());
             let today = chrono::NaiveDate::from_ymd_opt(2025, 6, 20).unwrap();
             let validator = Validator::new(&RulesConfig::default(), masters, None, today);
             let ctx = TransformContext {
                 validator: &validator,
                 upper_case_doc_no: true,
-                keep_canonical,
+                registering,
             };
             let raw = RawRecord {
                 seq: 1,
@@ -476,7 +482,7 @@ mod tests {
                 base in 0usize..80,
                 edits in prop::collection::vec((any::<usize>(), edit()), 1..4),
                 raw_edit in bytes_edit(),
-                keep_canonical in any::<bool>(),
+                registering in any::<bool>(),
             ) {
                 let mut doc = bases()[base % bases().len()].clone();
                 for (node, e) in &edits {
@@ -495,11 +501,11 @@ mod tests {
                         _ => {}
                     }
                 }
-                match judge_bytes(bytes.clone(), keep_canonical) {
+                match judge_bytes(bytes.clone(), registering) {
                     Outcome::Valid(a) => {
                         // Accepted: the canonical JSON is kept only when asked for, and is JSON.
-                        prop_assert_eq!(a.canonical.is_empty(), !keep_canonical);
-                        if keep_canonical {
+                        prop_assert_eq!(a.canonical.is_empty(), !registering);
+                        if registering {
                             prop_assert!(serde_json::from_slice::<Value>(&a.canonical).is_ok());
                         }
                     }

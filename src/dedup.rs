@@ -57,72 +57,140 @@ impl CheckStage {
 /// An entry is 16 bytes: 96 bits of the IRN and the run position as `u32`. With the shard
 /// byte, 104 bits of SHA-256 identify an IRN (a collision among 10^10 IRNs has odds below
 /// 10^-11). Sharding keeps each table small, so growing one never doubles the whole set's
-/// memory at once; about 25 bytes an invoice on average.
+/// memory at once; about 30 bytes an invoice on average (16-byte slots, 3/8 to 3/4 full).
+///
+/// Each shard is an open-addressing table of its own (linear probing, at most 3/4 full), so
+/// the slot an IRN lands in is known before it is looked up: a batch's slots are prefetched
+/// first, and its lookups then find them in cache instead of waiting on memory one by one.
 ///
 /// The tables live on the system allocator: each outgrown table is a large block that
 /// glibc hands straight back to the OS, where mimalloc (the binary's allocator, faster for
 /// the per-invoice work) keeps it cached; peak RSS on a 10 GB input was 415 MB that way.
 struct SeenSet {
-    shards: Vec<hashbrown::HashMap<[u8; 12], u32, IrnHash, allocator_api2::alloc::System>>,
+    shards: Vec<SeenShard>,
 }
 
 /// Number of shards (indexed by a byte of the IRN outside the stored 96 bits).
 const SEEN_SHARDS: usize = 256;
 
+/// Slots of a shard's first table (1 KiB).
+const SHARD_FIRST_SLOTS: usize = 64;
+
 /// Stored for a run position beyond `u32`: the first occurrence is then reported unplaced.
 const SEQ_UNKNOWN: u32 = u32::MAX;
+
+/// One entry; `seq` 0 marks an empty slot (run positions start at 1).
+#[derive(Clone, Copy, Default)]
+#[repr(C, align(16))]
+struct Slot {
+    key: [u8; 12],
+    seq: u32,
+}
+
+struct SeenShard {
+    /// A power of two in length, or empty before the first insert.
+    slots: allocator_api2::vec::Vec<Slot, allocator_api2::alloc::System>,
+    len: usize,
+}
+
+impl SeenShard {
+    fn new() -> SeenShard {
+        SeenShard {
+            slots: allocator_api2::vec::Vec::new_in(allocator_api2::alloc::System),
+            len: 0,
+        }
+    }
+
+    /// The slot to start probing at. IRNs are SHA-256 output, already uniform: their first
+    /// 8 bytes serve as the hash.
+    fn home(&self, key: &[u8; 12]) -> usize {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(&key[..8]);
+        // Truncating to `usize` keeps low bits, and the mask keeps fewer still.
+        (u64::from_le_bytes(word) as usize) & self.slots.len().wrapping_sub(1)
+    }
+
+    fn first_or_insert(&mut self, key: [u8; 12], seq: u32) -> Option<u32> {
+        if (self.len + 1) * 4 > self.slots.len() * 3 {
+            self.grow();
+        }
+        let mask = self.slots.len() - 1;
+        let mut i = self.home(&key);
+        loop {
+            let slot = &mut self.slots[i];
+            if slot.seq == 0 {
+                *slot = Slot { key, seq };
+                self.len += 1;
+                return None;
+            }
+            if slot.key == key {
+                return Some(slot.seq);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    fn grow(&mut self) {
+        let n = (self.slots.len() * 2).max(SHARD_FIRST_SLOTS);
+        let mut slots =
+            allocator_api2::vec::Vec::with_capacity_in(n, allocator_api2::alloc::System);
+        slots.resize(n, Slot::default());
+        let old = std::mem::replace(&mut self.slots, slots);
+        self.len = 0;
+        for slot in old.iter().filter(|s| s.seq != 0) {
+            self.first_or_insert(slot.key, slot.seq);
+        }
+    }
+
+    /// Asks the CPU to bring the slot `key` starts at into cache (a hint; no effect on
+    /// results).
+    fn prefetch(&self, key: &[u8; 12]) {
+        if self.slots.is_empty() {
+            return;
+        }
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+            let slot: *const Slot = &self.slots[self.home(key)];
+            // SAFETY: SSE is part of the x86_64 baseline, and a prefetch only hints at an
+            // address (here a valid one); it cannot fault or change memory.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(slot.cast::<i8>()) };
+        }
+    }
+}
 
 impl Default for SeenSet {
     fn default() -> SeenSet {
         SeenSet {
-            shards: (0..SEEN_SHARDS)
-                .map(|_| hashbrown::HashMap::with_hasher_in(IrnHash, allocator_api2::alloc::System))
-                .collect(),
+            shards: (0..SEEN_SHARDS).map(|_| SeenShard::new()).collect(),
         }
     }
 }
 
 impl SeenSet {
+    fn split(irn: &Irn) -> (usize, [u8; 12]) {
+        let mut key = [0u8; 12];
+        key.copy_from_slice(&irn[..12]);
+        (usize::from(irn[12]) % SEEN_SHARDS, key)
+    }
+
     /// `None` if this IRN is new (it is recorded at `seq`); otherwise `Some` with the run
     /// position of its first occurrence, when that fits a `u32` (4.29 billion invoices).
     fn first_or_insert(&mut self, irn: &Irn, seq: u64) -> Option<Option<u64>> {
-        let mut key = [0u8; 12];
-        key.copy_from_slice(&irn[..12]);
-        let shard = &mut self.shards[usize::from(irn[12]) % SEEN_SHARDS];
-        match shard.entry(key) {
-            hashbrown::hash_map::Entry::Occupied(e) => {
-                Some((*e.get() != SEQ_UNKNOWN).then_some(u64::from(*e.get())))
-            }
-            hashbrown::hash_map::Entry::Vacant(e) => {
-                e.insert(u32::try_from(seq).unwrap_or(SEQ_UNKNOWN));
-                None
-            }
-        }
+        let (shard, key) = SeenSet::split(irn);
+        // Position 0 would read as an empty slot; runs count from 1, so it never comes.
+        let seq = u32::try_from(seq)
+            .ok()
+            .filter(|&s| s != 0)
+            .unwrap_or(SEQ_UNKNOWN);
+        self.shards[shard]
+            .first_or_insert(key, seq)
+            .map(|first| (first != SEQ_UNKNOWN).then_some(u64::from(first)))
     }
-}
 
-/// IRNs are SHA-256 output, already uniform: their first 8 bytes are the hash.
-#[derive(Clone, Copy, Default)]
-struct IrnHash;
-
-impl std::hash::BuildHasher for IrnHash {
-    type Hasher = IrnHasher;
-    fn build_hasher(&self) -> IrnHasher {
-        IrnHasher(0)
-    }
-}
-
-struct IrnHasher(u64);
-
-impl std::hash::Hasher for IrnHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        let mut word = [0u8; 8];
-        let n = bytes.len().min(8);
-        word[..n].copy_from_slice(&bytes[..n]);
-        self.0 ^= u64::from_le_bytes(word);
+    fn prefetch(&self, irn: &Irn) {
+        let (shard, key) = SeenSet::split(irn);
+        self.shards[shard].prefetch(&key);
     }
 }
 
@@ -308,6 +376,12 @@ impl CheckStage {
             None => Vec::new(),
         };
         let mut lookups = existing.into_iter();
+        // Each lookup would otherwise wait on memory in turn: the table outgrows the cache.
+        for rec in &batch.records {
+            if let Outcome::Valid(accepted) = &rec.outcome {
+                self.seen.prefetch(&accepted.irn);
+            }
+        }
         for rec in &mut batch.records {
             let Outcome::Valid(accepted) = &mut rec.outcome else {
                 continue;
@@ -348,5 +422,37 @@ mod tests {
         let c = irn::compute("29AAFCC9980M1ZR", "2025-26", "INV", "3");
         assert_eq!(seen.first_or_insert(&c, 1 << 40), None);
         assert_eq!(seen.first_or_insert(&c, (1 << 40) + 1), Some(None));
+    }
+
+    proptest::proptest! {
+        /// The open-addressing shards answer as a map from IRN to first position does,
+        /// through every growth, with IRNs that share a shard or a home slot.
+        #[test]
+        fn seen_set_agrees_with_a_map(
+            picks in proptest::collection::vec((0u16..3000, 0u8..4), 1..4000),
+        ) {
+            let mut seen = SeenSet::default();
+            let mut model: HashMap<Irn, u64> = HashMap::new();
+            for (seq, (n, crowd)) in (1u64..).zip(&picks) {
+                // crowd 0: a real IRN; 1: shard 7; 2: shard 7 and one home slot (differing
+                // only in the stored bytes past the hash); 3: a real IRN again.
+                let mut irn = irn::compute("29AAFCC9980M1ZR", "2025-26", "INV", &n.to_string());
+                if *crowd == 1 || *crowd == 2 {
+                    irn[12] = 7;
+                }
+                if *crowd == 2 {
+                    irn[..8].copy_from_slice(&[1, 2, 3, 4, 5, 6, 7, 8]);
+                }
+                seen.prefetch(&irn);
+                let expected = model.get(&irn).map(|first| Some(*first));
+                model.entry(irn).or_insert(seq);
+                proptest::prop_assert_eq!(seen.first_or_insert(&irn, seq), expected);
+            }
+            let stored: usize = seen.shards.iter().map(|s| s.len).sum();
+            proptest::prop_assert_eq!(stored, model.len());
+            for s in &seen.shards {
+                proptest::prop_assert!(s.len * 4 <= s.slots.len() * 3);
+            }
+        }
     }
 }

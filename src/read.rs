@@ -365,7 +365,8 @@ impl Framer {
     fn scan_value(&mut self, bytes: &[u8]) -> (usize, bool) {
         let lines_mode = self.layout == Layout::Objects { lines: Some(true) };
         // Newlines matter in NDJSON, and while the first object tells whether the input is
-        // NDJSON; inside an array (the usual bulk file) the block scan skips them.
+        // NDJSON; everywhere else (an array, the usual bulk file, or objects known to span
+        // lines) the block scan skips them.
         let newlines = lines_mode || self.layout == Layout::Objects { lines: None };
         let mut idx = 0;
         loop {
@@ -1055,6 +1056,7 @@ mod tests {
             // SAFETY: the CPU has AVX2 and PCLMULQDQ (checked above).
             let avx2 = unsafe { Block::classify_avx2::<true>(&block) };
             // Without newlines: the same masks, and no newline bits.
+            // SAFETY: as above.
             let no_nl = unsafe { Block::classify_avx2::<false>(&block) };
             assert_eq!(
                 (
@@ -1068,6 +1070,7 @@ mod tests {
             );
             assert_eq!(no_nl.high, avx2.high);
             assert_eq!(
+                // SAFETY: the CPU has PCLMULQDQ (checked above).
                 unsafe { prefix_xor_clmul(sse2.quote ^ state) },
                 prefix_xor(sse2.quote ^ state)
             );

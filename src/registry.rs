@@ -148,7 +148,7 @@ impl std::fmt::Debug for Registry {
 /// process is using the registry.
 fn open_message(rocks: &str) -> String {
     if rocks.contains("LOCK") && (rocks.contains("lock file") || rocks.contains("lock hold")) {
-        format!("in use by another process, which holds its lock (RocksDB: {rocks})")
+        format!("in use: another process (or another handle in this one) holds its lock (RocksDB: {rocks})")
     } else {
         rocks.to_owned()
     }
@@ -569,7 +569,7 @@ mod tests {
         let cfg = RegistryConfig::default();
         let _held = Registry::open(dir.path(), &cfg).unwrap();
         let e = Registry::open(dir.path(), &cfg).unwrap_err().to_string();
-        assert!(e.contains("in use by another process"), "{e}");
+        assert!(e.contains("in use: another process"), "{e}");
         assert!(e.contains(&dir.path().display().to_string()), "{e}");
         // Other open errors pass through as RocksDB words them.
         assert_eq!(

@@ -458,11 +458,14 @@ mod tests {
         }
 
         fn judge_bytes(bytes: Vec<u8>, registering: bool) -> Outcome {
-            let masters = Arc::new(Masters::embedded().unwrap());
-            let today = chrono::NaiveDate::from_ymd_opt(2025, 6, 20).unwrap();
-            let validator = Validator::new(&RulesConfig::default(), masters, None, today);
+            static VALIDATOR: OnceLock<Validator> = OnceLock::new();
+            let validator = VALIDATOR.get_or_init(|| {
+                let masters = Arc::new(Masters::embedded().unwrap());
+                let today = chrono::NaiveDate::from_ymd_opt(2025, 6, 20).unwrap();
+                Validator::new(&RulesConfig::default(), masters, None, today)
+            });
             let ctx = TransformContext {
-                validator: &validator,
+                validator,
                 upper_case_doc_no: true,
                 registering,
             };
@@ -503,10 +506,14 @@ mod tests {
                 }
                 match judge_bytes(bytes.clone(), registering) {
                     Outcome::Valid(a) => {
-                        // Accepted: the canonical JSON is kept only when asked for, and is JSON.
+                        // Accepted: what the registry and signing need (canonical JSON, QR
+                        // facts, GSTR-1 period) is built exactly when registering.
                         prop_assert_eq!(a.canonical.is_empty(), !registering);
+                        prop_assert_eq!(a.period.is_empty(), !registering);
+                        prop_assert_eq!(a.qr.item_cnt == 0, !registering);
                         if registering {
                             prop_assert!(serde_json::from_slice::<Value>(&a.canonical).is_ok());
+                            prop_assert_eq!(a.period.len(), 6);
                         }
                     }
                     Outcome::Rejected { violations, dup } => {

@@ -241,6 +241,19 @@ mod tests {
     use crate::masters::Masters;
     use crate::read::Framed;
 
+    /// A bulk file from `irp gen` (a JSON array), dated 20 June 2025.
+    fn generated(count: u64, seed: u64, invalid_share: f64) -> Vec<u8> {
+        let masters = Masters::embedded().unwrap();
+        let today = chrono::NaiveDate::from_ymd_opt(2025, 6, 20).unwrap();
+        let opts = crate::gen::GenOptions {
+            invalid_share,
+            ..crate::gen::GenOptions::new(count, seed, today)
+        };
+        let mut text = Vec::new();
+        crate::gen::generate(&opts, &masters, &mut text).unwrap();
+        text
+    }
+
     fn outcome_codes(body: Framed, schema_error_code: u16) -> Vec<u16> {
         let rules = RulesConfig {
             schema_error_code,
@@ -297,17 +310,7 @@ mod tests {
         /// Generated invoices, every supply type and defect kind, as JSON trees.
         fn bases() -> &'static [Value] {
             static BASES: OnceLock<Vec<Value>> = OnceLock::new();
-            BASES.get_or_init(|| {
-                let masters = Masters::embedded().unwrap();
-                let today = chrono::NaiveDate::from_ymd_opt(2025, 6, 20).unwrap();
-                let opts = crate::gen::GenOptions {
-                    invalid_share: 0.3,
-                    ..crate::gen::GenOptions::new(80, 11, today)
-                };
-                let mut text = Vec::new();
-                crate::gen::generate(&opts, &masters, &mut text).unwrap();
-                serde_json::from_slice(&text).unwrap()
-            })
+            BASES.get_or_init(|| serde_json::from_slice(&generated(80, 11, 0.3)).unwrap())
         }
 
         /// JSON pointers of every node, root first.
@@ -536,12 +539,7 @@ mod tests {
     fn plain_records_validate_alike() {
         let masters = Arc::new(Masters::embedded().unwrap());
         let today = chrono::NaiveDate::from_ymd_opt(2025, 6, 20).unwrap();
-        let opts = crate::gen::GenOptions {
-            invalid_share: 0.4,
-            ..crate::gen::GenOptions::new(600, 7, today)
-        };
-        let mut text = Vec::new();
-        crate::gen::generate(&opts, &masters, &mut text).unwrap();
+        let text = generated(600, 7, 0.4);
         // Names with quotes and backslashes in the first half, non-ASCII places in the second
         // (each kind on invoices of its own): never claimed plain.
         let text = String::from_utf8(text).unwrap();

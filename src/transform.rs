@@ -132,13 +132,9 @@ fn judge(mut invoice: Invoice, ctx: &TransformContext<'_>, plain: bool) -> (DocS
     // A number with lower case may have been registered as sent, before upper-casing began.
     let as_sent_irn = matches!(doc_no, std::borrow::Cow::Owned(_))
         .then(|| irn::compute(&inv.seller_dtls.gstin, &fy, doc_type, &inv.doc_dtls.no));
-    let canonical = if ctx.registering {
-        inv.to_canonical_json()
-    } else {
-        Vec::new()
-    };
     let ewb_errors = ctx.validator.ewb_errors(inv);
-    let (qr, period) = if ctx.registering {
+    let (canonical, qr, period) = if ctx.registering {
+        let canonical = inv.to_canonical_json();
         // The invoice is done with (its canonical form is made): its strings move into the
         // record instead of being copied.
         let main = main_hsn_index(inv.item_list.iter().map(|i| i.ass_amt.value));
@@ -151,9 +147,9 @@ fn judge(mut invoice: Invoice, ctx: &TransformContext<'_>, plain: bool) -> (DocS
                 .map(|it| std::mem::take(&mut it.hsn_cd))
                 .unwrap_or_default(),
         };
-        (qr, clock::year_month(date))
+        (canonical, qr, clock::year_month(date))
     } else {
-        (QrFacts::none(), String::new())
+        (Vec::new(), QrFacts::none(), String::new())
     };
     let accepted = Accepted {
         irn,
